@@ -1,0 +1,170 @@
+// FaultInjectionFileSystem wraps another FileSystem (normally the POSIX one
+// on a temporary directory) and, for tests, makes it misbehave on demand:
+//   - fail chosen calls with a chosen status (EIO, ENOSPC, ...), optionally
+//     after skipping the first N matching calls, for M calls or forever;
+//   - tear a write: the failing WriteAt/Append writes a prefix of its bytes;
+//   - "power loss": DropUnsyncedData() rewinds every file written through it
+//     to its last durable state, forgetting every byte not yet synced, and
+//     removes files created since their directory was last synced.
+//
+// Model of durability (what DropUnsyncedData restores):
+//   - File::Sync makes the whole current content and size durable.
+//   - MappedRegion::Sync(off, len) makes that range durable (and the size).
+//   - Bytes never synced read back as zeros after a power loss (as the
+//     unwritten extents of a preallocated file do); a file's durable size is
+//     its size at its last sync.
+//   - A created file survives power loss only once SyncDir ran on its
+//     directory. Renames and removes are treated as durable at once (a
+//     documented simplification: the code under test syncs directories after
+//     renames anyway, and the tests of that are explicit).
+//
+// Thread-safety: safe for concurrent use, like any FileSystem. Fault rules
+// and power-loss calls may be issued from the test thread while other threads
+// use the file system.
+#ifndef CAIRN_UTIL_FAULT_INJECTION_FILE_SYSTEM_H_
+#define CAIRN_UTIL_FAULT_INJECTION_FILE_SYSTEM_H_
+
+#include <cerrno>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "cairn/util/file_system.h"
+
+namespace cairn {
+
+// The calls a fault rule can target.
+enum class FsOp {
+  kOpen,
+  kRead,
+  kWrite,     // File::WriteAt and File::Append
+  kSync,      // File::Sync
+  kMapSync,   // MappedRegion::Sync
+  kAllocate,  // File::Allocate
+  kTruncate,
+  kMap,
+  kRename,
+  kRemove,
+  kLink,
+  kCreateDir,
+  kListDir,
+  kSyncDir,
+  kLock,
+};
+
+// Returns the name of op ("open", "write", ...), for messages.
+const char* FsOpName(FsOp op);
+
+struct FaultRule {
+  FsOp op;
+  // The rule matches only calls whose path contains this substring ("" = all).
+  std::string path_contains;
+  // What the failing call returns; by default what the POSIX file system
+  // returns for EIO. ENOSPC: absl::ErrnoToStatus(ENOSPC, ...), which is
+  // RESOURCE_EXHAUSTED.
+  absl::Status status = absl::ErrnoToStatus(EIO, "injected EIO");
+  int skip = 0;   // let this many matching calls succeed first
+  int times = 1;  // then fail this many (-1: every call from then on)
+  // For kWrite: write the first half of the bytes before failing (torn).
+  bool torn = false;
+};
+
+enum class PowerLossMode {
+  kDropAll,         // every unsynced byte is lost
+  kKeepTornPrefix,  // a random prefix of each file's unsynced changes survives
+};
+
+class FaultInjectionFileSystem : public FileSystem {
+ public:
+  // base must outlive this object.
+  explicit FaultInjectionFileSystem(FileSystem* base);
+  ~FaultInjectionFileSystem() override;
+
+  // Adds a rule; rules are checked in the order added, first match wins.
+  void InjectFault(FaultRule rule);
+  void ClearFaults();
+  // How many calls have failed because of rules so far.
+  int injected_count() const;
+
+  // While inactive, every call that would change a file or directory (and
+  // every sync) fails with an IO error, as if the machine had lost power.
+  // Stores into already-mapped memory cannot be stopped, but they are undone
+  // by DropUnsyncedData.
+  void SetActive(bool active);
+
+  // Simulates a power loss: see the model above. Files must no longer be
+  // open or mapped through this file system (close the code under test
+  // first, with the file system inactive so that closing syncs nothing).
+  // seed drives kKeepTornPrefix.
+  absl::Status DropUnsyncedData(PowerLossMode mode = PowerLossMode::kDropAll,
+                                uint32_t seed = 0);
+
+  // Number of bytes written through this file system that are not durable.
+  uint64_t UnsyncedBytes() const;
+
+  // FileSystem:
+  absl::StatusOr<std::unique_ptr<File>> Open(
+      const std::string& path, const OpenOptions& options) override;
+  absl::Status Rename(const std::string& from, const std::string& to) override;
+  absl::Status Remove(const std::string& path) override;
+  absl::Status Link(const std::string& from, const std::string& to) override;
+  absl::Status CreateDir(const std::string& path) override;
+  absl::Status RemoveDir(const std::string& path) override;
+  absl::StatusOr<std::vector<std::string>> ListDir(
+      const std::string& dir) override;
+  absl::Status SyncDir(const std::string& dir) override;
+  bool Exists(const std::string& path) override;
+  absl::StatusOr<uint64_t> FileSize(const std::string& path) override;
+  absl::StatusOr<std::unique_ptr<FileLock>> Lock(
+      const std::string& path) override;
+  absl::StatusOr<uint64_t> FreeSpace(const std::string& path) override;
+
+  // Used by the wrapped File and MappedRegion objects; not for tests.
+  absl::Status MaybeFail(FsOp op, const std::string& path, bool* torn);
+  void RecordFileSynced(const std::string& path, const File& base_file);
+  void RecordRangeSynced(const std::string& path, uint64_t offset,
+                         const char* data, size_t length, uint64_t file_size);
+  void RecordWrite(const std::string& path, uint64_t bytes);
+
+ private:
+  // What the file system knows about one file opened writable through it:
+  // its durable content and whether its directory entry is durable yet.
+  struct FileState;
+  // The File and MappedRegion wrappers (defined in the .cc). They hold their
+  // file's FileState directly, so a file renamed or removed while open keeps
+  // recording its syncs against the right state.
+  class FaultFile;
+  class FaultRegion;
+
+  // MaybeFail for calls naming two paths (Rename, Link): a rule's path filter
+  // matches if either path contains it. other_path may be empty.
+  absl::Status CheckFault(FsOp op, std::string_view path,
+                          std::string_view other_path, bool* torn);
+  // Updates *state after a successful sync. Require mu_ held.
+  void ApplyFileSyncLocked(FileState* state, std::string content);
+  void ApplyRangeSyncLocked(FileState* state, uint64_t offset, const char* data,
+                            size_t length, uint64_t file_size);
+  // Brings one file back to its durable state (see DropUnsyncedData); sets
+  // *removed when the file was deleted. Requires mu_ held.
+  absl::Status DropFileLocked(const std::string& path, FileState* state,
+                              PowerLossMode mode, uint64_t* rng, bool* removed);
+
+  FileSystem* const base_;
+  mutable std::mutex mu_;
+  std::vector<FaultRule> rules_;  // guarded by mu_
+  std::vector<int> rule_hits_;    // guarded by mu_; parallel to rules_
+  int injected_ = 0;              // guarded by mu_
+  bool active_ = true;            // guarded by mu_
+  // Files opened writable through this file system, by the path they have
+  // now (renames move entries). Guarded by mu_, as is every FileState.
+  std::map<std::string, std::shared_ptr<FileState>> files_;
+};
+
+}  // namespace cairn
+
+#endif  // CAIRN_UTIL_FAULT_INJECTION_FILE_SYSTEM_H_

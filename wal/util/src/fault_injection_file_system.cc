@@ -1,0 +1,634 @@
+#include "cairn/util/fault_injection_file_system.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+namespace cairn {
+
+// Invariants: shadow is exactly what the file would hold after a power loss
+// now, unless created is set, in which case the file would be gone. path is
+// the key of this state in files_, or empty once the file was removed (open
+// wrappers may still hold the state; their syncs then change nothing that
+// DropUnsyncedData looks at).
+struct FaultInjectionFileSystem::FileState {
+  std::string path;
+  std::string shadow;
+  // Created through this file system and its directory not synced since.
+  bool created = false;
+  // Bytes written by WriteAt/Append since the last sync (an estimate once
+  // ranges of it are made durable through a MappedRegion).
+  uint64_t unsynced_bytes = 0;
+};
+
+namespace {
+
+absl::Status PowerLost() {
+  return absl::ErrnoToStatus(EIO, "power lost (fault injection inactive)");
+}
+
+// True for the calls that change a file or directory or sync one; they all
+// fail while the file system is inactive.
+bool Mutates(FsOp op) {
+  switch (op) {
+    case FsOp::kOpen:
+    case FsOp::kRead:
+    case FsOp::kMap:
+    case FsOp::kListDir:
+      return false;
+    default:
+      return true;
+  }
+}
+
+std::string_view ParentDir(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string_view StripTrailingSlashes(std::string_view dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.remove_suffix(1);
+  return dir;
+}
+
+absl::StatusOr<std::string> ReadAll(const File& file) {
+  absl::StatusOr<uint64_t> size = file.Size();
+  if (!size.ok()) return size.status();
+  std::string content(*size, '\0');
+  size_t done = 0;
+  while (done < content.size()) {
+    absl::StatusOr<size_t> n =
+        file.ReadAt(done, content.data() + done, content.size() - done);
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;  // shrunk meanwhile
+    done += *n;
+  }
+  content.resize(done);
+  return content;
+}
+
+// Length of the longest common prefix of a and b.
+size_t CommonPrefix(std::string_view a, std::string_view b) {
+  const size_t n = std::min(a.size(), b.size());
+  return std::mismatch(a.begin(), a.begin() + n, b.begin()).first - a.begin();
+}
+
+// SplitMix64: small, seedable and good enough to pick cut points.
+uint64_t NextRandom(uint64_t* state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// A torn version of the change from durable to current: a random cut point in
+// the range where they differ; bytes before it come from current, bytes from
+// it on from durable (as if the writes reached the disk in file order and
+// the power went off at the cut).
+std::string TornContent(const std::string& current, const std::string& durable,
+                        uint64_t* rng) {
+  const size_t lo = CommonPrefix(current, durable);
+  size_t hi = std::max(current.size(), durable.size());
+  if (current.size() == durable.size()) {
+    while (hi > lo && current[hi - 1] == durable[hi - 1]) --hi;
+  }
+  if (lo == hi) return current;
+  const size_t cut = lo + NextRandom(rng) % (hi - lo + 1);
+  if (cut == hi) return current;
+  const size_t keep = std::min(cut, current.size());
+  std::string torn = current.substr(0, keep);
+  if (keep < durable.size()) torn.append(durable, keep);
+  return torn;
+}
+
+}  // namespace
+
+// Forwards to the base file, consulting the fault rules before each call and
+// reporting writes and syncs to the file system. state_ is null for files
+// opened read-only (they are not tracked).
+class FaultInjectionFileSystem::FaultFile final : public File {
+ public:
+  FaultFile(FaultInjectionFileSystem* fs, const std::string& path,
+            std::unique_ptr<File> base, std::shared_ptr<FileState> state)
+      : File(path), fs_(fs), base_(std::move(base)), state_(std::move(state)) {}
+
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buf,
+                                size_t n) const override {
+    if (absl::Status s = fs_->MaybeFail(FsOp::kRead, path(), nullptr);
+        !s.ok()) {
+      return s;
+    }
+    return base_->ReadAt(offset, buf, n);
+  }
+
+  absl::Status WriteAt(uint64_t offset, std::string_view data) override {
+    bool torn = false;
+    if (absl::Status s = fs_->MaybeFail(FsOp::kWrite, path(), &torn); !s.ok()) {
+      if (torn &&
+          base_->WriteAt(offset, data.substr(0, data.size() / 2)).ok()) {
+        Wrote(data.size() / 2);
+      }
+      return s;
+    }
+    absl::Status s = base_->WriteAt(offset, data);
+    if (s.ok()) Wrote(data.size());
+    return s;
+  }
+
+  absl::Status Append(std::string_view data) override {
+    bool torn = false;
+    if (absl::Status s = fs_->MaybeFail(FsOp::kWrite, path(), &torn); !s.ok()) {
+      if (torn && base_->Append(data.substr(0, data.size() / 2)).ok()) {
+        Wrote(data.size() / 2);
+      }
+      return s;
+    }
+    absl::Status s = base_->Append(data);
+    if (s.ok()) Wrote(data.size());
+    return s;
+  }
+
+  absl::Status Sync() override {
+    if (absl::Status s = fs_->MaybeFail(FsOp::kSync, path(), nullptr);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = base_->Sync(); !s.ok()) return s;
+    if (state_ == nullptr) return absl::OkStatus();
+    // fdatasync also makes stores through mappings durable, so the whole
+    // content is read back rather than only what went through WriteAt.
+    absl::StatusOr<std::string> content = ReadAll(*base_);
+    if (!content.ok()) return content.status();
+    std::lock_guard<std::mutex> lock(fs_->mu_);
+    fs_->ApplyFileSyncLocked(state_.get(), *std::move(content));
+    return absl::OkStatus();
+  }
+
+  absl::Status Allocate(uint64_t offset, uint64_t length) override {
+    if (absl::Status s = fs_->MaybeFail(FsOp::kAllocate, path(), nullptr);
+        !s.ok()) {
+      return s;
+    }
+    return base_->Allocate(offset, length);
+  }
+
+  absl::Status Truncate(uint64_t size) override {
+    if (absl::Status s = fs_->MaybeFail(FsOp::kTruncate, path(), nullptr);
+        !s.ok()) {
+      return s;
+    }
+    return base_->Truncate(size);
+  }
+
+  absl::StatusOr<uint64_t> Size() const override { return base_->Size(); }
+
+  absl::StatusOr<std::unique_ptr<MappedRegion>> Map(uint64_t offset,
+                                                    size_t length,
+                                                    bool writable) override;
+
+  absl::Status Close() override { return base_->Close(); }
+
+ private:
+  void Wrote(uint64_t bytes) {
+    if (state_ == nullptr) return;
+    std::lock_guard<std::mutex> lock(fs_->mu_);
+    state_->unsynced_bytes += bytes;
+  }
+
+  FaultInjectionFileSystem* const fs_;
+  const std::unique_ptr<File> base_;
+  const std::shared_ptr<FileState> state_;
+};
+
+// Forwards to the base region; a successful Sync copies the synced range into
+// the file's shadow. The region may outlive its File, so it finds the file's
+// size through the file system, by the file's current name.
+class FaultInjectionFileSystem::FaultRegion final : public MappedRegion {
+ public:
+  FaultRegion(FaultInjectionFileSystem* fs, std::string path,
+              std::unique_ptr<MappedRegion> base,
+              std::shared_ptr<FileState> state)
+      : MappedRegion(base->data(), base->size(), base->file_offset()),
+        fs_(fs),
+        path_(std::move(path)),
+        base_(std::move(base)),
+        state_(std::move(state)) {}
+
+  absl::Status Sync(size_t offset, size_t length) override {
+    if (absl::Status s = fs_->MaybeFail(FsOp::kMapSync, path_, nullptr);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = base_->Sync(offset, length); !s.ok()) return s;
+    if (state_ == nullptr) return absl::OkStatus();
+    offset = std::min(offset, size());
+    length = std::min(length, size() - offset);
+    std::string current_path;
+    {
+      std::lock_guard<std::mutex> lock(fs_->mu_);
+      current_path = state_->path;
+    }
+    if (current_path.empty()) return absl::OkStatus();  // removed
+    const uint64_t end = file_offset() + offset + length;
+    absl::StatusOr<uint64_t> file_size = fs_->base_->FileSize(current_path);
+    std::lock_guard<std::mutex> lock(fs_->mu_);
+    fs_->ApplyRangeSyncLocked(state_.get(), file_offset() + offset,
+                              data() + offset, length,
+                              file_size.ok() ? *file_size : end);
+    return absl::OkStatus();
+  }
+
+ private:
+  FaultInjectionFileSystem* const fs_;
+  const std::string path_;
+  const std::unique_ptr<MappedRegion> base_;
+  const std::shared_ptr<FileState> state_;
+};
+
+absl::StatusOr<std::unique_ptr<MappedRegion>>
+FaultInjectionFileSystem::FaultFile::Map(uint64_t offset, size_t length,
+                                         bool writable) {
+  if (absl::Status s = fs_->MaybeFail(FsOp::kMap, path(), nullptr); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::unique_ptr<MappedRegion>> region =
+      base_->Map(offset, length, writable);
+  if (!region.ok()) return region.status();
+  return std::make_unique<FaultRegion>(fs_, path(), *std::move(region), state_);
+}
+
+const char* FsOpName(FsOp op) {
+  switch (op) {
+    case FsOp::kOpen:
+      return "open";
+    case FsOp::kRead:
+      return "read";
+    case FsOp::kWrite:
+      return "write";
+    case FsOp::kSync:
+      return "sync";
+    case FsOp::kMapSync:
+      return "map-sync";
+    case FsOp::kAllocate:
+      return "allocate";
+    case FsOp::kTruncate:
+      return "truncate";
+    case FsOp::kMap:
+      return "map";
+    case FsOp::kRename:
+      return "rename";
+    case FsOp::kRemove:
+      return "remove";
+    case FsOp::kLink:
+      return "link";
+    case FsOp::kCreateDir:
+      return "create-dir";
+    case FsOp::kListDir:
+      return "list-dir";
+    case FsOp::kSyncDir:
+      return "sync-dir";
+    case FsOp::kLock:
+      return "lock";
+  }
+  return "unknown";
+}
+
+FaultInjectionFileSystem::FaultInjectionFileSystem(FileSystem* base)
+    : base_(base) {}
+
+FaultInjectionFileSystem::~FaultInjectionFileSystem() = default;
+
+void FaultInjectionFileSystem::InjectFault(FaultRule rule) {
+  std::lock_guard<std::mutex> lock(mu_);
+  rules_.push_back(std::move(rule));
+  rule_hits_.push_back(0);
+}
+
+void FaultInjectionFileSystem::ClearFaults() {
+  std::lock_guard<std::mutex> lock(mu_);
+  rules_.clear();
+  rule_hits_.clear();
+}
+
+int FaultInjectionFileSystem::injected_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return injected_;
+}
+
+void FaultInjectionFileSystem::SetActive(bool active) {
+  std::lock_guard<std::mutex> lock(mu_);
+  active_ = active;
+}
+
+uint64_t FaultInjectionFileSystem::UnsyncedBytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t total = 0;
+  for (const auto& [path, state] : files_) total += state->unsynced_bytes;
+  return total;
+}
+
+absl::Status FaultInjectionFileSystem::MaybeFail(FsOp op,
+                                                 const std::string& path,
+                                                 bool* torn) {
+  return CheckFault(op, path, std::string_view(), torn);
+}
+
+// A rule counts every call that matches its op and path filter; it lets the
+// first `skip` of them through and fails the next `times`. A rule that lets a
+// call through (skipping or used up) leaves it to the rules after it.
+absl::Status FaultInjectionFileSystem::CheckFault(FsOp op,
+                                                  std::string_view path,
+                                                  std::string_view other_path,
+                                                  bool* torn) {
+  if (torn != nullptr) *torn = false;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!active_ && Mutates(op)) return PowerLost();
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    const FaultRule& rule = rules_[i];
+    if (rule.op != op) continue;
+    if (!rule.path_contains.empty() &&
+        path.find(rule.path_contains) == std::string_view::npos &&
+        other_path.find(rule.path_contains) == std::string_view::npos) {
+      continue;
+    }
+    const int seen = rule_hits_[i];
+    if (seen < std::numeric_limits<int>::max()) ++rule_hits_[i];
+    if (seen < rule.skip) continue;
+    if (rule.times >= 0 && seen - rule.skip >= rule.times) continue;
+    ++injected_;
+    if (torn != nullptr && op == FsOp::kWrite && rule.torn) *torn = true;
+    return rule.status;
+  }
+  return absl::OkStatus();
+}
+
+void FaultInjectionFileSystem::RecordFileSynced(const std::string& path,
+                                                const File& base_file) {
+  absl::StatusOr<std::string> content = ReadAll(base_file);
+  if (!content.ok()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it != files_.end()) {
+    ApplyFileSyncLocked(it->second.get(), *std::move(content));
+  }
+}
+
+void FaultInjectionFileSystem::RecordRangeSynced(const std::string& path,
+                                                 uint64_t offset,
+                                                 const char* data,
+                                                 size_t length,
+                                                 uint64_t file_size) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it != files_.end()) {
+    ApplyRangeSyncLocked(it->second.get(), offset, data, length, file_size);
+  }
+}
+
+void FaultInjectionFileSystem::RecordWrite(const std::string& path,
+                                           uint64_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it != files_.end()) it->second->unsynced_bytes += bytes;
+}
+
+void FaultInjectionFileSystem::ApplyFileSyncLocked(FileState* state,
+                                                   std::string content) {
+  state->shadow = std::move(content);
+  state->unsynced_bytes = 0;
+}
+
+void FaultInjectionFileSystem::ApplyRangeSyncLocked(FileState* state,
+                                                    uint64_t offset,
+                                                    const char* data,
+                                                    size_t length,
+                                                    uint64_t file_size) {
+  // The sync makes the size durable too; bytes it adds were never synced and
+  // so read back as zeros.
+  state->shadow.resize(file_size, '\0');
+  if (offset < file_size) {
+    length = std::min<uint64_t>(length, file_size - offset);
+    std::memcpy(state->shadow.data() + offset, data, length);
+  }
+  state->unsynced_bytes -= std::min<uint64_t>(state->unsynced_bytes, length);
+}
+
+absl::StatusOr<std::unique_ptr<File>> FaultInjectionFileSystem::Open(
+    const std::string& path, const OpenOptions& options) {
+  const bool writable = !options.read_only;
+  if (writable && (options.create || options.truncate)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!active_) return PowerLost();
+  }
+  if (absl::Status s = MaybeFail(FsOp::kOpen, path, nullptr); !s.ok()) {
+    return s;
+  }
+  if (!writable) {
+    absl::StatusOr<std::unique_ptr<File>> file = base_->Open(path, options);
+    if (!file.ok()) return file.status();
+    return std::make_unique<FaultFile>(this, path, *std::move(file), nullptr);
+  }
+
+  std::shared_ptr<FileState> state;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = files_.find(path);
+    if (it != files_.end()) state = it->second;
+  }
+  // A file seen for the first time is durable as it is now (before any
+  // truncation by this open).
+  bool existed = true;
+  std::string durable;
+  if (state == nullptr) {
+    existed = base_->Exists(path);
+    if (existed) {
+      absl::StatusOr<std::unique_ptr<File>> old =
+          base_->Open(path, OpenOptions{.read_only = true});
+      if (!old.ok()) return old.status();
+      absl::StatusOr<std::string> content = ReadAll(**old);
+      if (!content.ok()) return content.status();
+      durable = *std::move(content);
+    }
+  }
+  absl::StatusOr<std::unique_ptr<File>> file = base_->Open(path, options);
+  if (!file.ok()) return file.status();
+  if (state == nullptr) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_ptr<FileState>& slot = files_[path];
+    if (slot == nullptr) {
+      slot = std::make_shared<FileState>();
+      slot->path = path;
+      slot->shadow = std::move(durable);
+      slot->created = !existed;
+    }
+    state = slot;
+  }
+  return std::make_unique<FaultFile>(this, path, *std::move(file),
+                                     std::move(state));
+}
+
+absl::Status FaultInjectionFileSystem::Rename(const std::string& from,
+                                              const std::string& to) {
+  if (absl::Status s = CheckFault(FsOp::kRename, from, to, nullptr); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = base_->Rename(from, to); !s.ok()) return s;
+  if (from == to) return absl::OkStatus();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto replaced = files_.find(to); replaced != files_.end()) {
+    replaced->second->path.clear();
+    files_.erase(replaced);
+  }
+  // The rename itself is durable at once (see the header), but a file created
+  // and not yet covered by a SyncDir stays so under its new name: it survives
+  // a power loss once its new directory is synced.
+  if (auto moved = files_.find(from); moved != files_.end()) {
+    std::shared_ptr<FileState> state = std::move(moved->second);
+    files_.erase(moved);
+    state->path = to;
+    files_[to] = std::move(state);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FaultInjectionFileSystem::Remove(const std::string& path) {
+  if (absl::Status s = MaybeFail(FsOp::kRemove, path, nullptr); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = base_->Remove(path); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = files_.find(path); it != files_.end()) {
+    it->second->path.clear();
+    files_.erase(it);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FaultInjectionFileSystem::Link(const std::string& from,
+                                            const std::string& to) {
+  if (absl::Status s = CheckFault(FsOp::kLink, from, to, nullptr); !s.ok()) {
+    return s;
+  }
+  // The new name is not tracked: it shares the inode of `from`, which is
+  // rewound in place on power loss, so both names see the same content.
+  return base_->Link(from, to);
+}
+
+absl::Status FaultInjectionFileSystem::CreateDir(const std::string& path) {
+  if (absl::Status s = MaybeFail(FsOp::kCreateDir, path, nullptr); !s.ok()) {
+    return s;
+  }
+  return base_->CreateDir(path);
+}
+
+absl::Status FaultInjectionFileSystem::RemoveDir(const std::string& path) {
+  // FsOp has no separate entry for directories: kRemove rules apply.
+  if (absl::Status s = MaybeFail(FsOp::kRemove, path, nullptr); !s.ok()) {
+    return s;
+  }
+  return base_->RemoveDir(path);
+}
+
+absl::StatusOr<std::vector<std::string>> FaultInjectionFileSystem::ListDir(
+    const std::string& dir) {
+  if (absl::Status s = MaybeFail(FsOp::kListDir, dir, nullptr); !s.ok()) {
+    return s;
+  }
+  return base_->ListDir(dir);
+}
+
+absl::Status FaultInjectionFileSystem::SyncDir(const std::string& dir) {
+  if (absl::Status s = MaybeFail(FsOp::kSyncDir, dir, nullptr); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = base_->SyncDir(dir); !s.ok()) return s;
+  const std::string_view synced = StripTrailingSlashes(dir);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [path, state] : files_) {
+    if (ParentDir(path) == synced) state->created = false;
+  }
+  return absl::OkStatus();
+}
+
+bool FaultInjectionFileSystem::Exists(const std::string& path) {
+  return base_->Exists(path);
+}
+
+absl::StatusOr<uint64_t> FaultInjectionFileSystem::FileSize(
+    const std::string& path) {
+  return base_->FileSize(path);
+}
+
+absl::StatusOr<std::unique_ptr<FileLock>> FaultInjectionFileSystem::Lock(
+    const std::string& path) {
+  if (absl::Status s = MaybeFail(FsOp::kLock, path, nullptr); !s.ok()) {
+    return s;
+  }
+  return base_->Lock(path);
+}
+
+absl::StatusOr<uint64_t> FaultInjectionFileSystem::FreeSpace(
+    const std::string& path) {
+  return base_->FreeSpace(path);
+}
+
+absl::Status FaultInjectionFileSystem::DropUnsyncedData(PowerLossMode mode,
+                                                        uint32_t seed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t rng = seed;
+  absl::Status result;
+  for (auto it = files_.begin(); it != files_.end();) {
+    bool removed = false;
+    absl::Status s =
+        DropFileLocked(it->first, it->second.get(), mode, &rng, &removed);
+    result.Update(s);
+    if (removed) {
+      it->second->path.clear();
+      it = files_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return result;
+}
+
+absl::Status FaultInjectionFileSystem::DropFileLocked(const std::string& path,
+                                                      FileState* state,
+                                                      PowerLossMode mode,
+                                                      uint64_t* rng,
+                                                      bool* removed) {
+  *removed = false;
+  if (state->created) {
+    *removed = true;
+    absl::Status s = base_->Remove(path);
+    return absl::IsNotFound(s) ? absl::OkStatus() : s;
+  }
+  absl::StatusOr<std::unique_ptr<File>> file = base_->Open(path, OpenOptions{});
+  if (!file.ok()) {
+    // Removed behind our back (not through this file system): forget it.
+    *removed = absl::IsNotFound(file.status());
+    return *removed ? absl::OkStatus() : file.status();
+  }
+  absl::StatusOr<std::string> current = ReadAll(**file);
+  if (!current.ok()) return current.status();
+  std::string target = mode == PowerLossMode::kDropAll
+                           ? state->shadow
+                           : TornContent(*current, state->shadow, rng);
+  // Rewrite only from the first byte that changes.
+  const size_t same = CommonPrefix(*current, target);
+  if (same < current->size() || same < target.size()) {
+    if (absl::Status s = (*file)->Truncate(same); !s.ok()) return s;
+    const std::string_view changed(target.data() + same, target.size() - same);
+    if (absl::Status s = (*file)->WriteAt(same, changed); !s.ok()) {
+      return s;
+    }
+  }
+  state->shadow = std::move(target);
+  state->unsynced_bytes = 0;
+  return (*file)->Close();
+}
+
+}  // namespace cairn
