@@ -1,0 +1,470 @@
+// LogCore: the write path (group commit, rotation, syncing), closing and the
+// background syncer. Recovery is in log_recovery.cc; reading, retention,
+// truncation and backup in log_maintenance.cc.
+#include "log_core.h"
+
+#include <cstring>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "cairn/wal/format.h"
+
+namespace cairn::wal {
+
+// A non-durable append of at most this many frame bytes, arriving while no
+// one else is writing, is copied while holding the lock.
+constexpr uint64_t kFastPathMaxBytes = 64 << 10;
+
+struct LogCore::Writer {
+  std::string_view payload;
+  uint32_t seq_count = 0;
+  bool sync = false;
+  uint64_t frame_size = 0;
+  bool done = false;
+  absl::Status status;
+  AppendResult result;
+  std::condition_variable cv;
+};
+
+LogCore::LogCore(const Options& options, std::string dir)
+    : options_(options),
+      dir_(std::move(dir)),
+      max_payload_(options.segment_size >= kMinSegmentSize
+                       ? MaxPayloadSize(options.segment_size)
+                       : 0) {}
+
+LogCore::~LogCore() { StopThreads(); }
+
+void LogCore::StopThreads() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    bg_stop_ = true;
+    bg_cv_.notify_all();
+    prefault_cv_.notify_all();
+  }
+  if (bg_thread_.joinable()) bg_thread_.join();
+  if (prefault_thread_.joinable()) prefault_thread_.join();
+}
+
+uint64_t LogCore::NowNs() const {
+  return static_cast<uint64_t>(absl::ToUnixNanos(options_.clock()));
+}
+
+absl::StatusOr<AppendResult> LogCore::Append(std::string_view payload,
+                                             uint32_t seq_count,
+                                             const AppendOptions& opts) {
+  if (seq_count == 0) {
+    return absl::InvalidArgumentError("seq_count: must be at least 1");
+  }
+  if (payload.size() > max_payload_) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "payload: %d bytes is larger than the %d bytes a WAL segment of %d "
+        "bytes can hold",
+        payload.size(), max_payload_, options_.segment_size));
+  }
+  const bool sync = opts.sync || options_.sync_mode == SyncMode::kEveryCommit;
+  const uint64_t frame_size = FrameSize(payload.size());
+
+  std::lock_guard<std::mutex> l(mu_);
+  if (closing_ || closed_) {
+    return absl::FailedPreconditionError("the WAL is closed");
+  }
+  if (writers_.empty() && !sync && active_ != nullptr &&
+      frame_size <= kFastPathMaxBytes &&
+      written_end_ + frame_size <= active_->size()) {
+    // Fast path: no leader exists, so nothing else touches the mapping.
+    AppendResult r{next_seq_, seq_count, {active_->id(), written_end_}};
+    EncodeFrame(active_->data() + written_end_, next_seq_, seq_count, payload);
+    active_->index().MaybeAdd(r.first_seq, r.position.offset,
+                              options_.index_interval);
+    next_seq_ += seq_count;
+    written_end_ += frame_size;
+    PublishLocked(1, written_end_, /*synced=*/false);
+    return r;
+  }
+
+  Writer w;
+  w.payload = payload;
+  w.seq_count = seq_count;
+  w.sync = sync;
+  w.frame_size = frame_size;
+  writers_.push_back(&w);
+  while (!w.done && writers_.front() != &w) WaitLocked(w.cv);
+  if (!w.done) LeadGroupLocked(&w);
+  if (!w.status.ok()) return w.status;
+  return w.result;
+}
+
+void LogCore::LeadGroupLocked(Writer* leader) {
+  if (active_ == nullptr ||
+      written_end_ + leader->frame_size > active_->size()) {
+    if (absl::Status s = RotateLocked(); !s.ok()) {
+      FinishWritersLocked(1, s);
+      return;
+    }
+  }
+
+  // Claim sequence numbers and space for as many queued writers as fit.
+  absl::InlinedVector<Writer*, 16> group;
+  const uint64_t start = written_end_;
+  const uint64_t first_seq = next_seq_;
+  bool sync = false;
+  for (Writer* w : writers_) {
+    if (!group.empty() &&
+        (written_end_ - start + w->frame_size > options_.max_group_bytes ||
+         written_end_ + w->frame_size > active_->size())) {
+      break;
+    }
+    w->result = {next_seq_, w->seq_count, {active_->id(), written_end_}};
+    next_seq_ += w->seq_count;
+    written_end_ += w->frame_size;
+    sync |= w->sync;
+    group.push_back(w);
+  }
+  const uint64_t end = written_end_;
+  std::shared_ptr<Segment> seg = active_;
+
+  mu_.unlock();
+  for (Writer* w : group) {
+    EncodeFrame(seg->data() + w->result.position.offset, w->result.first_seq,
+                w->seq_count, w->payload);
+  }
+  absl::Status s = sync ? TimedSync(seg.get(), end) : absl::OkStatus();
+  mu_.lock();
+
+  if (sync) ++stats_.syncs;
+  if (!s.ok()) {
+    ++stats_.sync_failures;
+    // Take the group back: zero its frames so the tail stays clean, and
+    // release its space and sequence numbers for the next group.
+    std::memset(seg->data() + start, 0, end - start);
+    written_end_ = start;
+    next_seq_ = first_seq;
+    FinishWritersLocked(group.size(), s);
+    return;
+  }
+  for (Writer* w : group) {
+    active_->index().MaybeAdd(w->result.first_seq, w->result.position.offset,
+                              options_.index_interval);
+  }
+  PublishLocked(group.size(), end, sync);
+  if (sync) {
+    MarkSyncedLocked(seg.get(), end, published_count_, published_seq_,
+                     epoch());
+  }
+  FinishWritersLocked(group.size(), absl::OkStatus());
+}
+
+void LogCore::PublishLocked(size_t n, uint64_t end, bool synced) {
+  const uint64_t bytes = end - published_end_;
+  published_end_ = end;
+  published_seq_ = next_seq_ - 1;
+  published_count_ += static_cast<uint32_t>(n);
+  stats_.records_appended += n;
+  stats_.bytes_appended += bytes;
+  ++stats_.commit_groups;
+  if (options_.listener != nullptr) {
+    options_.listener->OnCommitGroup(n, bytes, synced);
+  }
+  if (!synced) {
+    unsynced_bytes_ += bytes;
+    if (options_.sync_mode == SyncMode::kBytes &&
+        unsynced_bytes_ >= options_.bytes_per_sync && !bg_sync_requested_) {
+      bg_sync_requested_ = true;
+      bg_cv_.notify_one();
+    }
+  }
+  RequestPrefaultLocked();
+  WakeReadersLocked();
+}
+
+void LogCore::RequestPrefaultLocked() {
+  if (options_.prefault_bytes > 0 && !prefault_requested_ &&
+      written_end_ + options_.prefault_bytes / 2 > prefault_end_ &&
+      prefault_end_ < options_.segment_size) {
+    prefault_requested_ = true;
+    prefault_cv_.notify_one();
+  }
+}
+
+void LogCore::PrefaultLoop() {
+  std::lock_guard<std::mutex> l(mu_);
+  while (!bg_stop_) {
+    if (!prefault_requested_) {
+      WaitLocked(prefault_cv_);
+      continue;
+    }
+    prefault_requested_ = false;
+    std::shared_ptr<Segment> seg = active_;
+    if (seg == nullptr) continue;
+    const uint64_t from = std::max(prefault_end_, written_end_);
+    const uint64_t to =
+        std::min(seg->size(), written_end_ + options_.prefault_bytes);
+    if (from >= to) continue;
+    mu_.unlock();
+    absl::Status s = seg->Prefault(from, to);
+    mu_.lock();
+    if (!s.ok()) {
+      if (options_.listener != nullptr) options_.listener->OnBackgroundError(s);
+      continue;
+    }
+    if (seg == active_ && to > prefault_end_) prefault_end_ = to;
+  }
+}
+
+void LogCore::WakeAllReaders() {
+  std::lock_guard<std::mutex> l(mu_);
+  data_cv_.notify_all();
+}
+
+void LogCore::WakeReadersLocked() {
+  if (waiting_readers_ > 0) data_cv_.notify_all();
+}
+
+void LogCore::WaitLocked(std::condition_variable& cv) {
+  std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
+  cv.wait(lock);
+  lock.release();
+}
+
+bool LogCore::WaitUntilLocked(std::condition_variable& cv,
+                              absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) {
+    WaitLocked(cv);
+    return true;
+  }
+  std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
+  cv.wait_until(lock, absl::ToChronoTime(deadline));
+  lock.release();
+  return absl::Now() < deadline;
+}
+
+void LogCore::FinishWritersLocked(size_t n, const absl::Status& status) {
+  for (size_t i = 0; i < n; ++i) {
+    Writer* w = writers_.front();
+    writers_.pop_front();
+    w->status = status;
+    w->done = true;
+    w->cv.notify_one();
+  }
+  if (!writers_.empty()) {
+    writers_.front()->cv.notify_one();
+  } else {
+    idle_cv_.notify_all();
+  }
+}
+
+absl::Status LogCore::TimedSync(Segment* seg, uint64_t end) {
+  const absl::Time start = absl::Now();
+  absl::Status s = seg->Sync(end);
+  if (options_.listener != nullptr) {
+    options_.listener->OnSync(absl::Now() - start, s.ok());
+  }
+  return s;
+}
+
+void LogCore::MarkSyncedLocked(Segment* seg, uint64_t end, uint32_t count,
+                               uint64_t last_seq, uint64_t epoch) {
+  if (seg != active_.get() || epoch != this->epoch() || end <= synced_end_) {
+    return;
+  }
+  unsynced_bytes_ -= std::min(unsynced_bytes_, end - synced_end_);
+  synced_end_ = end;
+  // The header may only claim what is already durable; it reaches the disk
+  // with the next sync.
+  SegmentHeader h = seg->header();
+  h.write_offset = end;
+  h.entry_count = count;
+  h.last_seq = last_seq;
+  h.modified_ns = NowNs();
+  seg->WriteHeader(h);
+}
+
+absl::Status LogCore::SyncPublishedLocked() {
+  std::shared_ptr<Segment> seg = active_;
+  if (seg == nullptr || published_end_ <= synced_end_) return absl::OkStatus();
+  const uint64_t end = published_end_;
+  const uint32_t count = published_count_;
+  const uint64_t last_seq = published_seq_;
+  const uint64_t epoch = this->epoch();
+  mu_.unlock();
+  absl::Status s = TimedSync(seg.get(), end);
+  mu_.lock();
+  ++stats_.syncs;
+  if (!s.ok()) {
+    ++stats_.sync_failures;
+    return s;
+  }
+  MarkSyncedLocked(seg.get(), end, count, last_seq, epoch);
+  return absl::OkStatus();
+}
+
+absl::Status LogCore::Sync() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (closed_) return absl::FailedPreconditionError("the WAL is closed");
+  return SyncPublishedLocked();
+}
+
+absl::Status LogCore::RotateLocked() {
+  if (active_ != nullptr) {
+    if (absl::Status s = SealActiveLocked(); !s.ok()) return s;
+  }
+  absl::Status s = CreateActiveLocked();
+  SegmentList doomed;
+  EnforceRetentionLocked(&doomed);
+  return s;  // doomed segments drop here, possibly removing their files
+}
+
+absl::Status LogCore::SealActiveLocked() {
+  // Data first, then the header that claims it: a crash between the two
+  // leaves an unsealed segment that recovery scans like any other.
+  Segment* seg = active_.get();
+  const uint64_t end = published_end_;
+  absl::Status s = TimedSync(seg, end);
+  ++stats_.syncs;
+  if (!s.ok()) {
+    ++stats_.sync_failures;
+    return s;
+  }
+  const SegmentHeader before = seg->header();
+  SegmentHeader h = before;
+  h.write_offset = end;
+  h.entry_count = published_count_;
+  h.last_seq = published_seq_;
+  h.flags = kFlagSealed;
+  h.modified_ns = NowNs();
+  seg->WriteHeader(h);
+  s = TimedSync(seg, kSegmentHeaderSize);
+  ++stats_.syncs;
+  if (!s.ok()) {
+    ++stats_.sync_failures;
+    seg->WriteHeader(before);
+    return s;
+  }
+  seg->index().set_covered_end(end);
+  synced_end_ = end;
+  unsynced_bytes_ = 0;
+  if (options_.listener != nullptr) {
+    options_.listener->OnSegmentSealed(seg->id(), end);
+  }
+  active_.reset();
+  return absl::OkStatus();
+}
+
+absl::Status LogCore::CreateActiveLocked() {
+  const uint32_t id = next_segment_id_++;
+  absl::StatusOr<std::shared_ptr<Segment>> seg =
+      Segment::Create(options_.fs, dir_, id, next_seq_, options_.segment_size,
+                      NowNs());
+  if (!seg.ok()) return seg.status();
+  active_ = *seg;
+  segments_[id] = active_;
+  written_end_ = published_end_ = synced_end_ = kSegmentHeaderSize;
+  published_count_ = 0;
+  prefault_end_ = kSegmentHeaderSize;
+  RequestPrefaultLocked();
+  ++stats_.segments_created;
+  UpdateFirstSeqLocked();
+  if (options_.listener != nullptr) options_.listener->OnSegmentCreated(id);
+  return absl::OkStatus();
+}
+
+void LogCore::BackgroundLoop() {
+  std::lock_guard<std::mutex> l(mu_);
+  while (!bg_stop_) {
+    absl::Duration wait = absl::Seconds(1);
+    if (options_.sync_mode == SyncMode::kPeriodic) {
+      wait = options_.sync_interval;
+    }
+    if (!bg_sync_requested_) WaitUntilLocked(bg_cv_, absl::Now() + wait);
+    if (bg_stop_) break;
+    const bool sync = options_.sync_mode == SyncMode::kPeriodic ||
+                      bg_sync_requested_;
+    bg_sync_requested_ = false;
+    if (sync) {
+      if (absl::Status s = SyncPublishedLocked();
+          !s.ok() && options_.listener != nullptr) {
+        options_.listener->OnBackgroundError(s);
+      }
+    }
+    if (options_.retain_age > absl::ZeroDuration()) {
+      SegmentList doomed;
+      EnforceRetentionLocked(&doomed);
+      if (!doomed.empty()) {
+        mu_.unlock();
+        doomed.clear();
+        mu_.lock();
+      }
+    }
+  }
+}
+
+void LogCore::AwaitNoWritersLocked() {
+  while (!writers_.empty()) WaitLocked(idle_cv_);
+}
+
+absl::Status LogCore::Close() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return absl::OkStatus();
+    closing_ = true;
+    AwaitNoWritersLocked();
+  }
+  StopThreads();
+
+  std::lock_guard<std::mutex> l(mu_);
+  absl::Status s;
+  if (active_ != nullptr) {
+    s = SyncPublishedLocked();
+    if (s.ok() && active_ != nullptr) {
+      // Make the header's claims final for this clean close.
+      s = TimedSync(active_.get(), kSegmentHeaderSize);
+      ++stats_.syncs;
+    }
+  }
+  closed_ = true;
+  WakeReadersLocked();
+  data_cv_.notify_all();
+  active_.reset();
+  segments_.clear();
+  lock_.reset();
+  return s;
+}
+
+void LogCore::SimulateCrash() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return;
+    closing_ = true;
+    AwaitNoWritersLocked();
+  }
+  StopThreads();
+  std::lock_guard<std::mutex> l(mu_);
+  closed_ = true;
+  data_cv_.notify_all();
+  active_.reset();
+  segments_.clear();
+  lock_.reset();
+}
+
+uint64_t LogCore::FirstSequence() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return first_seq_;
+}
+
+uint64_t LogCore::LastSequence() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return published_seq_;
+}
+
+LogStats LogCore::GetStats() const {
+  std::lock_guard<std::mutex> l(mu_);
+  LogStats s = stats_;
+  s.live_segments = segments_.size();
+  s.live_bytes = 0;
+  for (const auto& [id, seg] : segments_) s.live_bytes += seg->size();
+  return s;
+}
+
+}  // namespace cairn::wal

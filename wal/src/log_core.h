@@ -1,0 +1,191 @@
+// LogCore is the state of an open WAL, shared by the Log handle and every
+// Reader (so readers can outlive the Log). Log's public methods forward here;
+// see log.h for their contracts.
+//
+// Write path (group commit): an appender enqueues itself; the writer at the
+// front of the queue is the leader. The leader, under mu_, rotates if needed
+// and claims sequence numbers and space for a group of queued writers; then,
+// without the lock, copies their frames into the mapping and, if any of them
+// needs durability, syncs once; then, under mu_ again, publishes the group
+// (readers may now see it), wakes the group and hands leadership to the next
+// writer. With the queue empty, a non-durable append takes a fast path that
+// does all of that in one critical section.
+//
+// Invariants (under mu_):
+//   - published_end_ <= written_end_ <= active_->size(); frames below
+//     published_end_ are complete and valid; every byte of the active segment
+//     at or after written_end_ is zero.
+//   - next_seq_ - 1 == published_seq_ whenever no leader is between claiming
+//     and publishing.
+//   - synced_end_ <= published_end_: frames below it are durable, and the
+//     active segment's header claims no more than that.
+//   - segments_ holds every live segment by id; ids and first sequences both
+//     increase; every segment but the active one is sealed.
+#ifndef CAIRN_WAL_SRC_LOG_CORE_H_
+#define CAIRN_WAL_SRC_LOG_CORE_H_
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include <condition_variable>
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
+#include "cairn/wal/log.h"
+#include "cairn/wal/options.h"
+#include "cairn/wal/reader.h"
+#include "segment.h"
+
+namespace cairn::wal {
+
+class LogCore : public std::enable_shared_from_this<LogCore> {
+ public:
+  LogCore(const Options& options, std::string dir);
+  ~LogCore();
+
+  // Validates options, takes the lock, recovers the segments found in dir.
+  absl::Status Open();
+
+  absl::StatusOr<AppendResult> Append(std::string_view payload,
+                                      uint32_t seq_count,
+                                      const AppendOptions& options);
+  absl::Status Sync();
+  absl::Status Close();
+  void SimulateCrash();
+
+  uint64_t FirstSequence() const;
+  uint64_t LastSequence() const;
+  absl::StatusOr<Position> Find(uint64_t seq) const;
+  absl::StatusOr<std::unique_ptr<Reader>> NewReader(uint64_t from_seq);
+
+  void SetDeletableBelow(uint64_t seq);
+  void SetRetentionHold(uint64_t seq);
+  absl::Status EnforceRetention();
+  absl::Status TruncateAfter(uint64_t seq);
+  absl::StatusOr<std::vector<std::string>> CopySealedSegments(
+      const std::string& dest_dir) const;
+
+  std::vector<SegmentInfo> ListSegments() const;
+  LogStats GetStats() const;
+  const RecoveryReport& recovery_report() const { return report_; }
+
+  // For Reader: moves r to where it can read next, waiting until deadline
+  // for new records. False when the deadline passed with nothing new.
+  absl::StatusOr<bool> RefreshReader(Reader* r, absl::Time deadline);
+  uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
+  // Wakes every waiting reader so it re-checks its state (e.g. Cancel).
+  void WakeAllReaders();
+
+ private:
+  struct Writer;
+  using SegmentList = std::vector<std::shared_ptr<Segment>>;
+
+  // --- write path (log_core.cc)
+  void LeadGroupLocked(Writer* leader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishWritersLocked(size_t n, const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes n more records, ending at end, visible to readers.
+  void PublishLocked(size_t n, uint64_t end, bool synced)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RotateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SealActiveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CreateActiveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status TimedSync(Segment* seg, uint64_t end);
+  // Syncs the active segment's published frames, releasing mu_ meanwhile.
+  absl::Status SyncPublishedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records that [0, end) of seg is durable, holding count records up to
+  // last_seq; ignored if the log changed under the sync.
+  void MarkSyncedLocked(Segment* seg, uint64_t end, uint32_t count,
+                        uint64_t last_seq, uint64_t epoch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WakeReadersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Condition-variable waits for a caller that holds mu_ (not as a
+  // unique_lock). WaitUntilLocked returns false once deadline has passed.
+  void WaitLocked(std::condition_variable& cv)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool WaitUntilLocked(std::condition_variable& cv, absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void BackgroundLoop();
+  // Keeps the active segment faulted in ahead of written_end_.
+  void PrefaultLoop();
+  void RequestPrefaultLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StopThreads();
+  uint64_t NowNs() const;
+
+  // --- recovery (log_recovery.cc)
+  absl::Status ValidateOptions() const;
+  absl::Status RecoverLastSegment(const std::shared_ptr<Segment>& seg,
+                                  const Segment* prev)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // --- reading and maintenance (log_maintenance.cc)
+  // The segment holding seq and where its committed frames end.
+  absl::StatusOr<std::pair<std::shared_ptr<Segment>, uint64_t>>
+  SegmentForLocked(uint64_t seq) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Offset of the frame containing seq in seg, scanning below limit.
+  absl::StatusOr<uint64_t> LocateInSegment(Segment* seg, uint64_t limit,
+                                           uint64_t seq) const;
+  uint64_t SegmentEndLocked(const Segment* seg) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint64_t SegmentLastSeqLocked(const Segment* seg) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Unlinks segments that retention allows to go into *doomed; the caller
+  // drops them after releasing mu_ (their files go with the last holder).
+  void EnforceRetentionLocked(SegmentList* doomed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UpdateFirstSeqLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AwaitNoWritersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Options options_;
+  const std::string dir_;
+  const uint64_t max_payload_;
+  std::unique_ptr<FileLock> lock_;
+  RecoveryReport report_;
+
+  // std::mutex rather than absl::Mutex: the distribution's Abseil is built
+  // with deadlock detection, which costs more than an append.
+  mutable std::mutex mu_;
+  std::condition_variable data_cv_;  // published data, close, truncation, cancel
+  std::condition_variable bg_cv_;
+  std::condition_variable idle_cv_;  // the writer queue became empty
+  std::condition_variable prefault_cv_;
+  std::deque<Writer*> writers_ ABSL_GUARDED_BY(mu_);
+  std::map<uint32_t, std::shared_ptr<Segment>> segments_ ABSL_GUARDED_BY(mu_);
+  // Null after a failed rotation, until the next append creates one.
+  std::shared_ptr<Segment> active_ ABSL_GUARDED_BY(mu_);
+  uint32_t next_segment_id_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t written_end_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t published_end_ ABSL_GUARDED_BY(mu_) = 0;
+  uint32_t published_count_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t synced_end_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t published_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t first_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t unsynced_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t deletable_below_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t hold_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  int waiting_readers_ ABSL_GUARDED_BY(mu_) = 0;
+  bool bg_stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool bg_sync_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool prefault_requested_ ABSL_GUARDED_BY(mu_) = false;
+  // The active segment is faulted in below this offset.
+  uint64_t prefault_end_ ABSL_GUARDED_BY(mu_) = 0;
+  LogStats stats_ ABSL_GUARDED_BY(mu_);
+  // Bumped by TruncateAfter; readers compare it without the lock.
+  std::atomic<uint64_t> epoch_{0};
+  std::thread bg_thread_;
+  std::thread prefault_thread_;
+};
+
+}  // namespace cairn::wal
+
+#endif  // CAIRN_WAL_SRC_LOG_CORE_H_

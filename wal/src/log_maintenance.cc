@@ -1,0 +1,364 @@
+// LogCore: finding sequences, positioning readers, retention, truncation and
+// backup of sealed segments.
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "cairn/wal/format.h"
+#include "log_core.h"
+
+namespace cairn::wal {
+
+uint64_t LogCore::SegmentEndLocked(const Segment* seg) const {
+  return seg == active_.get() ? published_end_ : seg->header().write_offset;
+}
+
+uint64_t LogCore::SegmentLastSeqLocked(const Segment* seg) const {
+  return seg == active_.get() ? published_seq_ : seg->header().last_seq;
+}
+
+void LogCore::UpdateFirstSeqLocked() {
+  first_seq_ = segments_.empty() ? next_seq_
+                                 : segments_.begin()->second->header().first_seq;
+}
+
+absl::StatusOr<std::pair<std::shared_ptr<Segment>, uint64_t>>
+LogCore::SegmentForLocked(uint64_t seq) const {
+  if (seq < first_seq_) {
+    return absl::OutOfRangeError(absl::StrFormat(
+        "sequence %d is no longer in the WAL; the first available sequence "
+        "is %d",
+        seq, first_seq_));
+  }
+  if (seq > published_seq_) {
+    return absl::OutOfRangeError(absl::StrFormat(
+        "sequence %d is beyond the last committed sequence %d", seq,
+        published_seq_));
+  }
+  for (auto it = segments_.rbegin(); it != segments_.rend(); ++it) {
+    if (it->second->header().first_seq <= seq) {
+      return std::make_pair(it->second, SegmentEndLocked(it->second.get()));
+    }
+  }
+  return absl::InternalError("no WAL segment holds a committed sequence");
+}
+
+absl::StatusOr<uint64_t> LogCore::LocateInSegment(Segment* seg, uint64_t limit,
+                                                  uint64_t seq) const {
+  SequenceIndex& index = seg->index();
+  if (index.covered_end() < limit) {
+    // A sealed segment found at open: index it once, verifying it as we go.
+    const uint64_t interval = options_.index_interval;
+    ScanResult scan = ScanFrames(
+        seg->data(), limit, kSegmentHeaderSize, seg->header().first_seq,
+        [&](uint64_t offset, const FrameView& f) {
+          index.MaybeAdd(f.first_seq, offset, interval);
+        });
+    index.set_covered_end(scan.end_offset);
+  }
+  SequenceIndex::Entry e{seg->header().first_seq, kSegmentHeaderSize};
+  index.Lookup(seq, &e);
+  uint64_t offset = e.offset;
+  uint64_t expected = e.first_seq;
+  while (offset < limit) {
+    FrameView f;
+    FrameError err = DecodeFrame(seg->data() + offset, limit - offset, &f);
+    if (err == FrameError::kNone && f.first_seq != expected) {
+      err = FrameError::kBadSequence;
+    }
+    if (err != FrameError::kNone) {
+      return absl::DataLossError(absl::StrFormat(
+          "WAL segment %s offset %d: %s", seg->path(), offset,
+          FrameErrorName(err)));
+    }
+    if (seq < f.first_seq + f.seq_count) return offset;
+    offset += f.size;
+    expected += f.seq_count;
+  }
+  return absl::DataLossError(absl::StrFormat(
+      "WAL segment %s ends before sequence %d", seg->path(), seq));
+}
+
+absl::StatusOr<Position> LogCore::Find(uint64_t seq) const {
+  std::shared_ptr<Segment> seg;
+  uint64_t limit;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto found = SegmentForLocked(seq);
+    if (!found.ok()) return found.status();
+    std::tie(seg, limit) = *found;
+  }
+  absl::StatusOr<uint64_t> offset = LocateInSegment(seg.get(), limit, seq);
+  if (!offset.ok()) return offset.status();
+  return Position{seg->id(), *offset};
+}
+
+absl::StatusOr<std::unique_ptr<Reader>> LogCore::NewReader(uint64_t from_seq) {
+  std::shared_ptr<Segment> seg;
+  uint64_t limit;
+  uint64_t epoch;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return absl::FailedPreconditionError("the WAL is closed");
+    epoch = this->epoch();
+    if (from_seq == published_seq_ + 1 && from_seq >= first_seq_) {
+      // At the end: wait in the newest segment for the next record.
+      seg = segments_.rbegin()->second;
+      return std::unique_ptr<Reader>(new Reader(shared_from_this(), seg,
+                                                SegmentEndLocked(seg.get()),
+                                                from_seq, epoch));
+    }
+    auto found = SegmentForLocked(from_seq);
+    if (!found.ok()) return found.status();
+    std::tie(seg, limit) = *found;
+  }
+  absl::StatusOr<uint64_t> offset = LocateInSegment(seg.get(), limit, from_seq);
+  if (!offset.ok()) return offset.status();
+  FrameView f;
+  DecodeFrame(seg->data() + *offset, limit - *offset, &f);
+  return std::unique_ptr<Reader>(
+      new Reader(shared_from_this(), seg, *offset, f.first_seq, epoch));
+}
+
+absl::StatusOr<bool> LogCore::RefreshReader(Reader* r, absl::Time deadline) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (;;) {
+    if (r->cancelled_.load(std::memory_order_acquire)) {
+      return absl::CancelledError("WAL reader cancelled");
+    }
+    if (closed_) return absl::FailedPreconditionError("the WAL is closed");
+    if (r->epoch_ != epoch()) {
+      if (r->next_seq_ > published_seq_ + 1) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "the WAL was truncated after sequence %d, before this reader's "
+            "position %d",
+            published_seq_, r->next_seq_));
+      }
+      r->epoch_ = epoch();
+    }
+    const Segment* seg = r->segment_.get();
+    const uint64_t end = SegmentEndLocked(seg);
+    if (r->offset_ < end) {
+      r->limit_ = end;
+      return true;
+    }
+    if (seg != active_.get()) {
+      // The segment is sealed and fully read: move on to the next one.
+      auto next = segments_.upper_bound(seg->id());
+      if (next != segments_.end()) {
+        if (next->second->header().first_seq != r->next_seq_) {
+          return absl::DataLossError(absl::StrFormat(
+              "WAL sequence gap: reader expects %d, segment %s starts at %d",
+              r->next_seq_, next->second->path(),
+              next->second->header().first_seq));
+        }
+        r->segment_ = next->second;
+        r->offset_ = kSegmentHeaderSize;
+        r->limit_ = kSegmentHeaderSize;
+        continue;
+      }
+    }
+    if (absl::Now() >= deadline) return false;
+    ++waiting_readers_;
+    WaitUntilLocked(data_cv_, deadline);
+    --waiting_readers_;
+  }
+}
+
+void LogCore::SetDeletableBelow(uint64_t seq) {
+  SegmentList doomed;
+  std::lock_guard<std::mutex> l(mu_);
+  if (seq <= deletable_below_) return;
+  deletable_below_ = seq;
+  EnforceRetentionLocked(&doomed);
+}  // The lock is released before doomed segments (and maybe files) go.
+
+void LogCore::SetRetentionHold(uint64_t seq) {
+  SegmentList doomed;
+  std::lock_guard<std::mutex> l(mu_);
+  hold_ = seq;
+  EnforceRetentionLocked(&doomed);
+}
+
+absl::Status LogCore::EnforceRetention() {
+  SegmentList doomed;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return absl::FailedPreconditionError("the WAL is closed");
+    EnforceRetentionLocked(&doomed);
+  }
+  return absl::OkStatus();
+}
+
+void LogCore::EnforceRetentionLocked(SegmentList* doomed) {
+  uint64_t total = 0;
+  for (const auto& [id, seg] : segments_) total += seg->size();
+  const absl::Time now = options_.clock();
+  for (auto it = segments_.begin(); it != segments_.end();) {
+    Segment* seg = it->second.get();
+    const SegmentHeader& h = seg->header();
+    if (seg == active_.get() || (h.flags & kFlagSealed) == 0) break;
+    if (h.last_seq >= deletable_below_) break;
+    if (options_.retain_bytes > 0 &&
+        total - seg->size() < options_.retain_bytes) {
+      break;
+    }
+    if (options_.retain_age > absl::ZeroDuration() &&
+        now - absl::FromUnixNanos(static_cast<int64_t>(h.modified_ns)) <
+            options_.retain_age) {
+      break;
+    }
+    const bool over_cap =
+        options_.max_hold_bytes > 0 && total > options_.max_hold_bytes;
+    if (hold_ > 0 && h.last_seq >= hold_ && !over_cap) break;
+
+    total -= seg->size();
+    seg->MarkObsolete();
+    ++stats_.segments_deleted;
+    if (options_.listener != nullptr) {
+      options_.listener->OnSegmentDeleted(seg->id());
+    }
+    doomed->push_back(std::move(it->second));
+    it = segments_.erase(it);
+  }
+  UpdateFirstSeqLocked();
+}
+
+absl::Status LogCore::TruncateAfter(uint64_t seq) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (closing_ || closed_) {
+    return absl::FailedPreconditionError("the WAL is closed");
+  }
+  AwaitNoWritersLocked();
+  if (seq >= published_seq_) return absl::OkStatus();
+  if (seq + 1 < first_seq_) {
+    return absl::OutOfRangeError(absl::StrFormat(
+        "seq: %d is below the first sequence still in the WAL (%d)", seq,
+        first_seq_));
+  }
+  // The segment where sequence seq + 1 would start.
+  auto target_it = segments_.end();
+  for (auto it = segments_.begin(); it != segments_.end(); ++it) {
+    if (it->second->header().first_seq <= seq + 1) target_it = it;
+  }
+  if (target_it == segments_.end()) {
+    return absl::InternalError("no WAL segment to truncate");
+  }
+  std::shared_ptr<Segment> target = target_it->second;
+  const uint64_t end = SegmentEndLocked(target.get());
+
+  // Find the cut: the frame that starts at seq + 1, or the end.
+  uint64_t cut = kSegmentHeaderSize;
+  uint64_t next = target->header().first_seq;
+  uint32_t count = 0;
+  while (next <= seq) {
+    FrameView f;
+    FrameError err = DecodeFrame(target->data() + cut, end - cut, &f);
+    if (err != FrameError::kNone) {
+      return absl::DataLossError(absl::StrFormat(
+          "WAL segment %s offset %d: %s", target->path(), cut,
+          FrameErrorName(err)));
+    }
+    if (seq + 1 < f.first_seq + f.seq_count) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "seq: %d is inside the record covering [%d, %d]; truncate at a "
+          "record boundary",
+          seq, f.first_seq, f.first_seq + f.seq_count - 1));
+    }
+    cut += f.size;
+    next += f.seq_count;
+    ++count;
+  }
+
+  // Newer segments go first, for good: were they to survive a crash, their
+  // records would follow the cut and come back.
+  for (auto it = std::next(target_it); it != segments_.end();) {
+    if (absl::Status s = options_.fs->Remove(it->second->path()); !s.ok()) {
+      return s;
+    }
+    it->second->ForgetFile();
+    it = segments_.erase(it);
+  }
+  if (absl::Status s = options_.fs->SyncDir(dir_); !s.ok()) return s;
+
+  // Zero the cut-off frames and make that durable before the header stops
+  // claiming them.
+  std::memset(target->data() + cut, 0, end - cut);
+  if (absl::Status s = target->Sync(end); !s.ok()) return s;
+  SegmentHeader h = target->header();
+  h.write_offset = cut;
+  h.last_seq = seq;
+  h.entry_count = count;
+  h.flags = kFlagActive;
+  h.modified_ns = NowNs();
+  target->WriteHeader(h);
+  if (absl::Status s = target->Sync(kSegmentHeaderSize); !s.ok()) return s;
+  target->index().TruncateFrom(cut);
+
+  active_ = target;
+  written_end_ = published_end_ = synced_end_ = cut;
+  published_count_ = count;
+  next_seq_ = seq + 1;
+  published_seq_ = seq;
+  unsynced_bytes_ = 0;
+  prefault_end_ = cut;
+  RequestPrefaultLocked();
+  next_segment_id_ = std::max(next_segment_id_, target->id() + 1);
+  UpdateFirstSeqLocked();
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
+  data_cv_.notify_all();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> LogCore::CopySealedSegments(
+    const std::string& dest_dir) const {
+  SegmentList sealed;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [id, seg] : segments_) {
+      if (seg != active_ && (seg->header().flags & kFlagSealed) != 0) {
+        sealed.push_back(seg);
+      }
+    }
+  }
+  FileSystem* fs = options_.fs;
+  if (absl::Status s = fs->CreateDir(dest_dir); !s.ok()) return s;
+  std::vector<std::string> copied;
+  for (const auto& seg : sealed) {
+    const std::string name = SegmentFileName(seg->id());
+    const std::string dest = JoinPath(dest_dir, name);
+    absl::StatusOr<uint64_t> existing = fs->FileSize(dest);
+    if (existing.ok() && *existing == seg->size()) continue;
+    const std::string tmp = dest + ".tmp";
+    absl::Status s = CopyFile(fs, seg->path(), tmp);
+    if (s.ok()) s = fs->Rename(tmp, dest);
+    if (!s.ok()) {
+      fs->Remove(tmp).IgnoreError();
+      return s;
+    }
+    copied.push_back(name);
+  }
+  if (!copied.empty()) {
+    if (absl::Status s = fs->SyncDir(dest_dir); !s.ok()) return s;
+  }
+  return copied;
+}
+
+std::vector<SegmentInfo> LogCore::ListSegments() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<SegmentInfo> out;
+  for (const auto& [id, seg] : segments_) {
+    SegmentInfo info;
+    info.id = id;
+    info.path = seg->path();
+    info.first_seq = seg->header().first_seq;
+    info.last_seq = SegmentLastSeqLocked(seg.get());
+    info.bytes = seg->size();
+    info.used = SegmentEndLocked(seg.get());
+    info.sealed = seg != active_ && (seg->header().flags & kFlagSealed) != 0;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace cairn::wal

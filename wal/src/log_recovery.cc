@@ -1,0 +1,270 @@
+// LogCore::Open: option checks, the directory lock, and recovery of the
+// segments found on disk. Only the last segment can have a torn tail (a
+// segment is synced before it is sealed and before the next one exists), so
+// only it is scanned; older ones are checked through their sealed headers and
+// verified frame by frame whenever they are read.
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+#include "cairn/wal/format.h"
+#include "log_core.h"
+
+namespace cairn::wal {
+namespace {
+
+// Offset just past the last non-zero byte of [data + from, data + size), or
+// `from` if the range is all zeros.
+uint64_t EndOfNonZero(const char* data, uint64_t from, uint64_t size) {
+  uint64_t end = size;
+  // Walk back over whole zero words, then bytes.
+  while (end >= from + 8) {
+    uint64_t word;
+    std::memcpy(&word, data + end - 8, 8);
+    if (word != 0) break;
+    end -= 8;
+  }
+  while (end > from && data[end - 1] == 0) --end;
+  return end;
+}
+
+uint64_t CountFramesFrom(const char* data, uint64_t size, uint64_t offset) {
+  uint64_t frames = 0;
+  while (offset != 0 && offset < size) {
+    FrameView f;
+    if (DecodeFrame(data + offset, size - offset, &f) == FrameError::kNone) {
+      ++frames;
+      offset += f.size;
+    } else {
+      offset = FindValidFrame(data, size, offset + kFrameAlignment);
+    }
+  }
+  return frames;
+}
+
+}  // namespace
+
+absl::Status LogCore::ValidateOptions() const {
+  if (options_.fs == nullptr) {
+    return absl::InvalidArgumentError("fs: must not be null");
+  }
+  if (options_.segment_size < kMinSegmentSize ||
+      options_.segment_size > (uint64_t{1} << 32)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "segment_size: %d is outside [%d, 4 GiB]", options_.segment_size,
+        kMinSegmentSize));
+  }
+  if (options_.first_sequence == 0) {
+    return absl::InvalidArgumentError("first_sequence: must be at least 1");
+  }
+  if (options_.max_group_bytes == 0) {
+    return absl::InvalidArgumentError("max_group_bytes: must be positive");
+  }
+  if (options_.index_interval == 0) {
+    return absl::InvalidArgumentError("index_interval: must be positive");
+  }
+  if (options_.sync_mode == SyncMode::kBytes && options_.bytes_per_sync == 0) {
+    return absl::InvalidArgumentError(
+        "bytes_per_sync: must be positive with SyncMode::kBytes");
+  }
+  if (options_.sync_mode == SyncMode::kPeriodic &&
+      options_.sync_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "sync_interval: must be positive with SyncMode::kPeriodic");
+  }
+  if (!options_.clock) {
+    return absl::InvalidArgumentError("clock: must be set");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LogCore::Open() {
+  if (absl::Status s = ValidateOptions(); !s.ok()) return s;
+  FileSystem* fs = options_.fs;
+  if (absl::Status s = fs->CreateDir(dir_); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<FileLock>> lock =
+      fs->Lock(JoinPath(dir_, "LOCK"));
+  if (!lock.ok()) {
+    if (absl::IsFailedPrecondition(lock.status())) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "WAL directory %s is already open by another Log", dir_));
+    }
+    return lock.status();
+  }
+  lock_ = std::move(*lock);
+
+  absl::StatusOr<std::vector<std::string>> names = fs->ListDir(dir_);
+  if (!names.ok()) return names.status();
+  std::vector<uint32_t> ids;
+  for (const std::string& name : *names) {
+    uint32_t id;
+    if (ParseSegmentFileName(name, &id)) {
+      ids.push_back(id);
+    } else if (name.size() > 8 && name.ends_with(".wal.tmp")) {
+      // A segment whose creation never finished; it never held a record.
+      if (absl::Status s = fs->Remove(JoinPath(dir_, name)); !s.ok()) return s;
+      ++report_.removed_temp_files;
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+
+  std::lock_guard<std::mutex> l(mu_);
+  const Segment* prev = nullptr;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    absl::StatusOr<std::shared_ptr<Segment>> seg =
+        Segment::Open(fs, dir_, ids[i]);
+    if (!seg.ok()) return seg.status();
+    const bool last = i + 1 == ids.size();
+    if (last) {
+      if (absl::Status s = RecoverLastSegment(*seg, prev); !s.ok()) return s;
+    } else {
+      const SegmentHeader& h = (*seg)->header();
+      if (!(*seg)->header_status().ok()) {
+        return absl::DataLossError(absl::StrFormat(
+            "WAL segment %s: %s", (*seg)->path(),
+            (*seg)->header_status().message()));
+      }
+      if (h.segment_id != ids[i]) {
+        return absl::DataLossError(absl::StrFormat(
+            "WAL segment %s: header names segment %d", (*seg)->path(),
+            h.segment_id));
+      }
+      if ((h.flags & kFlagSealed) == 0) {
+        return absl::DataLossError(absl::StrFormat(
+            "WAL segment %s is not sealed but newer segments follow it",
+            (*seg)->path()));
+      }
+      if (prev != nullptr && h.first_seq != prev->header().last_seq + 1) {
+        return absl::DataLossError(absl::StrFormat(
+            "WAL sequence gap: segment %s ends at %d, segment %s starts at %d",
+            prev->path(), prev->header().last_seq, (*seg)->path(),
+            h.first_seq));
+      }
+    }
+    segments_[ids[i]] = *seg;
+    prev = seg->get();
+    next_segment_id_ = ids[i] + 1;
+  }
+  report_.segments = static_cast<uint32_t>(ids.size());
+
+  if (active_ == nullptr) {
+    // No segment, or the last one was cleanly sealed.
+    if (segments_.empty()) next_seq_ = options_.first_sequence;
+    published_seq_ = next_seq_ - 1;
+    if (absl::Status s = CreateActiveLocked(); !s.ok()) return s;
+  }
+  UpdateFirstSeqLocked();
+
+  if (options_.sync_mode == SyncMode::kBytes ||
+      options_.sync_mode == SyncMode::kPeriodic ||
+      options_.retain_age > absl::ZeroDuration()) {
+    bg_thread_ = std::thread([this] { BackgroundLoop(); });
+  }
+  if (options_.prefault_bytes > 0) {
+    prefault_end_ = written_end_;
+    prefault_thread_ = std::thread([this] { PrefaultLoop(); });
+    RequestPrefaultLocked();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LogCore::RecoverLastSegment(const std::shared_ptr<Segment>& seg,
+                                         const Segment* prev) {
+  SegmentHeader h = seg->header();
+  const char* data = seg->data();
+  const uint64_t size = seg->size();
+  if (!seg->header_status().ok()) {
+    if (absl::IsFailedPrecondition(seg->header_status())) {
+      return seg->header_status();  // a newer format, not damage
+    }
+    // The header was torn while being rewritten. Rebuild it from what the
+    // frames say, claiming nothing about durability.
+    report_.rebuilt_header = true;
+    h = SegmentHeader{};
+    h.segment_id = seg->id();
+    h.created_ns = NowNs();
+    h.write_offset = kSegmentHeaderSize;
+    FrameView first;
+    if (prev != nullptr) {
+      h.first_seq = prev->header().last_seq + 1;
+    } else if (DecodeFrame(data + kSegmentHeaderSize,
+                           size - kSegmentHeaderSize,
+                           &first) == FrameError::kNone) {
+      h.first_seq = first.first_seq;
+    } else {
+      h.first_seq = options_.first_sequence;
+    }
+  } else if (h.segment_id != seg->id()) {
+    return absl::DataLossError(absl::StrFormat(
+        "WAL segment %s: header names segment %d", seg->path(), h.segment_id));
+  } else if (prev != nullptr && h.first_seq != prev->header().last_seq + 1) {
+    return absl::DataLossError(absl::StrFormat(
+        "WAL sequence gap: segment %s ends at %d, segment %s starts at %d",
+        prev->path(), prev->header().last_seq, seg->path(), h.first_seq));
+  }
+  if (h.write_offset < kSegmentHeaderSize || h.write_offset > size) {
+    return absl::DataLossError(absl::StrFormat(
+        "WAL segment %s: header write offset %d is outside the segment",
+        seg->path(), h.write_offset));
+  }
+
+  SequenceIndex& index = seg->index();
+  const uint64_t interval = options_.index_interval;
+  ScanResult scan =
+      ScanFrames(data, size, kSegmentHeaderSize, h.first_seq,
+                 [&](uint64_t offset, const FrameView& f) {
+                   index.MaybeAdd(f.first_seq, offset, interval);
+                 });
+  report_.records_scanned += scan.records;
+  if (scan.end_offset < h.write_offset) {
+    // Below the durable end every frame was synced: this is corruption, not
+    // a torn write, and skipping it would silently drop acknowledged data.
+    return absl::DataLossError(absl::StrFormat(
+        "WAL segment %s is corrupt at offset %d (%s), below its durable end "
+        "%d; records after it cannot be trusted",
+        seg->path(), scan.end_offset, FrameErrorName(scan.stop),
+        h.write_offset));
+  }
+
+  // Everything after the last valid frame must be zero, so that stale bytes
+  // can never be read as records later.
+  const uint64_t dirty_end = EndOfNonZero(data, scan.end_offset, size);
+  if (dirty_end > scan.end_offset) {
+    report_.truncated_tail = true;
+    report_.truncated_at = scan.end_offset;
+    report_.truncated_bytes = dirty_end - scan.end_offset;
+    report_.dropped_frames_after_cut =
+        CountFramesFrom(data, size, scan.valid_frame_after);
+    std::memset(seg->data() + scan.end_offset, 0, dirty_end - scan.end_offset);
+  }
+
+  const bool cleanly_sealed = (h.flags & kFlagSealed) != 0 &&
+                              scan.end_offset == h.write_offset &&
+                              !report_.truncated_tail &&
+                              !report_.rebuilt_header;
+  // Make what survived durable before anything is appended after it, then
+  // the header that says so.
+  if (absl::Status s = seg->Sync(std::max(dirty_end, scan.end_offset));
+      !s.ok()) {
+    return s;
+  }
+  h.write_offset = scan.end_offset;
+  h.last_seq = scan.next_seq - 1;
+  h.entry_count = scan.records;
+  h.flags = cleanly_sealed ? kFlagSealed : kFlagActive;
+  h.modified_ns = cleanly_sealed ? h.modified_ns : NowNs();
+  seg->WriteHeader(h);
+  if (absl::Status s = seg->Sync(kSegmentHeaderSize); !s.ok()) return s;
+  index.set_covered_end(scan.end_offset);
+
+  next_seq_ = scan.next_seq;
+  published_seq_ = next_seq_ - 1;
+  if (!cleanly_sealed) {
+    active_ = seg;
+    written_end_ = published_end_ = synced_end_ = scan.end_offset;
+    published_count_ = scan.records;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cairn::wal

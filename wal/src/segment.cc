@@ -1,0 +1,126 @@
+#include "segment.h"
+
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace cairn::wal {
+
+std::string SegmentFileName(uint32_t id) {
+  return absl::StrFormat("%010u.wal", id);
+}
+
+bool ParseSegmentFileName(std::string_view name, uint32_t* id) {
+  if (name.size() != 14 || name.substr(10) != ".wal") return false;
+  uint64_t v = 0;
+  for (char c : name.substr(0, 10)) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v > UINT32_MAX) return false;
+  *id = static_cast<uint32_t>(v);
+  return true;
+}
+
+Segment::Segment(FileSystem* fs, std::string path, uint32_t id,
+                 std::unique_ptr<File> file,
+                 std::unique_ptr<MappedRegion> region)
+    : fs_(fs),
+      path_(std::move(path)),
+      id_(id),
+      file_(std::move(file)),
+      region_(std::move(region)) {
+  if (region_->size() < kSegmentHeaderSize) {
+    header_status_ = absl::DataLossError("segment shorter than its header");
+  } else {
+    header_status_ = DecodeSegmentHeader(region_->data(), &header_);
+  }
+}
+
+Segment::~Segment() {
+  region_.reset();
+  file_.reset();
+  if (obsolete_.load(std::memory_order_acquire) && !file_removed_) {
+    // Best effort: a file that survives (e.g. EIO) is below the retention
+    // watermark and is removed again by the next Open's retention pass.
+    fs_->Remove(path_).IgnoreError();
+  }
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(
+    FileSystem* fs, const std::string& dir, uint32_t id, uint64_t first_seq,
+    uint64_t size, uint64_t now_ns) {
+  const std::string path = JoinPath(dir, SegmentFileName(id));
+  const std::string tmp = absl::StrCat(path, ".tmp");
+  {
+    OpenOptions opts;
+    opts.create = true;
+    opts.truncate = true;
+    absl::StatusOr<std::unique_ptr<File>> f = fs->Open(tmp, opts);
+    if (!f.ok()) return f.status();
+    SegmentHeader h;
+    h.segment_id = id;
+    h.first_seq = first_seq;
+    h.last_seq = first_seq - 1;
+    h.created_ns = now_ns;
+    h.modified_ns = now_ns;
+    h.write_offset = kSegmentHeaderSize;
+    h.flags = kFlagActive;
+    char buf[kSegmentHeaderSize];
+    EncodeSegmentHeader(h, buf);
+    absl::Status s = (*f)->Allocate(0, size);
+    if (s.ok()) s = (*f)->WriteAt(0, std::string_view(buf, sizeof(buf)));
+    if (s.ok()) s = (*f)->Sync();
+    if (s.ok()) s = (*f)->Close();
+    if (s.ok()) s = fs->Rename(tmp, path);
+    if (!s.ok()) {
+      fs->Remove(tmp).IgnoreError();
+      return s;
+    }
+  }
+  if (absl::Status s = fs->SyncDir(dir); !s.ok()) {
+    // The segment is complete but its name may not be durable; without it
+    // the log cannot promise anything written into it, so give it up.
+    fs->Remove(path).IgnoreError();
+    return s;
+  }
+  absl::StatusOr<std::shared_ptr<Segment>> seg = Open(fs, dir, id);
+  if (!seg.ok()) {
+    fs->Remove(path).IgnoreError();
+    return seg.status();
+  }
+  if (!(*seg)->header_status().ok()) return (*seg)->header_status();
+  return seg;
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(FileSystem* fs,
+                                                       const std::string& dir,
+                                                       uint32_t id) {
+  std::string path = JoinPath(dir, SegmentFileName(id));
+  absl::StatusOr<std::unique_ptr<File>> f = fs->Open(path, OpenOptions{});
+  if (!f.ok()) return f.status();
+  absl::StatusOr<uint64_t> size = (*f)->Size();
+  if (!size.ok()) return size.status();
+  if (*size < kMinSegmentSize) {
+    return absl::DataLossError(absl::StrCat(
+        "segment ", path, " is ", *size, " bytes, less than the minimum ",
+        kMinSegmentSize));
+  }
+  absl::StatusOr<std::unique_ptr<MappedRegion>> region =
+      (*f)->Map(0, *size, /*writable=*/true);
+  if (!region.ok()) return region.status();
+  return std::shared_ptr<Segment>(new Segment(fs, std::move(path), id,
+                                              std::move(*f),
+                                              std::move(*region)));
+}
+
+void Segment::WriteHeader(const SegmentHeader& h) {
+  header_ = h;
+  EncodeSegmentHeader(h, region_->data());
+}
+
+absl::Status Segment::Sync(uint64_t end) { return region_->Sync(0, end); }
+
+}  // namespace cairn::wal

@@ -1,0 +1,94 @@
+// A Segment is one preallocated WAL file, mapped read-write in full for its
+// lifetime. It knows its id, its path and the header it was opened or created
+// with; where its frames end is tracked by LogCore, which owns the write
+// position of the active segment.
+//
+// Lifetime: shared by LogCore and the Readers positioned in it. Retention
+// marks a segment obsolete; the file is removed when the last holder lets go,
+// so a reader never has a segment deleted under it.
+//
+// Thread-safety: the immutable accessors are safe from any thread. Stores into
+// data() are the LogCore leader's; Sync may run concurrently with stores
+// elsewhere in the mapping.
+#ifndef CAIRN_WAL_SRC_SEGMENT_H_
+#define CAIRN_WAL_SRC_SEGMENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "cairn/util/file_system.h"
+#include "cairn/wal/format.h"
+#include "sequence_index.h"
+
+namespace cairn::wal {
+
+// File name of segment `id`: ten decimal digits and ".wal".
+std::string SegmentFileName(uint32_t id);
+// Parses a segment file name; false for any other name.
+bool ParseSegmentFileName(std::string_view name, uint32_t* id);
+
+class Segment {
+ public:
+  // Creates segment `id` in dir: a temporary file is preallocated to `size`
+  // bytes, given its header, synced, and renamed into place; then the
+  // directory is synced. Either the whole segment exists afterwards or none.
+  static absl::StatusOr<std::shared_ptr<Segment>> Create(
+      FileSystem* fs, const std::string& dir, uint32_t id, uint64_t first_seq,
+      uint64_t size, uint64_t now_ns);
+
+  // Opens and maps an existing segment file. The header is decoded but not
+  // validated here: header_status() tells whether it was sound.
+  static absl::StatusOr<std::shared_ptr<Segment>> Open(FileSystem* fs,
+                                                       const std::string& dir,
+                                                       uint32_t id);
+
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  uint32_t id() const { return id_; }
+  const std::string& path() const { return path_; }
+  char* data() const { return region_->data(); }
+  uint64_t size() const { return region_->size(); }
+  const absl::Status& header_status() const { return header_status_; }
+  // The header as of open/create, or as last written by WriteHeader.
+  const SegmentHeader& header() const { return header_; }
+
+  // Encodes h into the mapped header (made durable by a later Sync).
+  void WriteHeader(const SegmentHeader& h);
+  // Makes bytes [0, end) durable.
+  absl::Status Sync(uint64_t end);
+  // Faults [from, to) in ahead of the writer (a hint).
+  absl::Status Prefault(uint64_t from, uint64_t to) {
+    return region_->Prefault(from, to - from);
+  }
+
+  // The file is removed once the last reference is dropped.
+  void MarkObsolete() { obsolete_.store(true, std::memory_order_release); }
+  // The file was already removed (by truncation); do not remove it again.
+  void ForgetFile() { file_removed_ = true; }
+
+  SequenceIndex& index() { return index_; }
+
+ private:
+  Segment(FileSystem* fs, std::string path, uint32_t id,
+          std::unique_ptr<File> file, std::unique_ptr<MappedRegion> region);
+
+  FileSystem* const fs_;
+  const std::string path_;
+  const uint32_t id_;
+  std::unique_ptr<File> file_;
+  std::unique_ptr<MappedRegion> region_;
+  SegmentHeader header_;
+  absl::Status header_status_;
+  std::atomic<bool> obsolete_{false};
+  bool file_removed_ = false;
+  SequenceIndex index_;
+};
+
+}  // namespace cairn::wal
+
+#endif  // CAIRN_WAL_SRC_SEGMENT_H_
