@@ -67,6 +67,7 @@ absl::StatusOr<AppendResult> LogCore::Append(std::string_view payload,
   const uint64_t frame_size = FrameSize(payload.size());
 
   std::lock_guard<std::mutex> l(mu_);
+  while (truncating_ && !closing_) WaitLocked(idle_cv_);
   if (closing_ || closed_) {
     return absl::FailedPreconditionError("the WAL is closed");
   }
@@ -124,6 +125,15 @@ void LogCore::LeadGroupLocked(Writer* leader) {
   }
   const uint64_t end = written_end_;
   std::shared_ptr<Segment> seg = active_;
+  if (sync && !unsealed_.empty()) {
+    // This group's sync must not make it durable ahead of older records.
+    if (absl::Status s = SealPendingLocked(); !s.ok()) {
+      written_end_ = start;
+      next_seq_ = first_seq;
+      FinishWritersLocked(group.size(), s);
+      return;
+    }
+  }
 
   mu_.unlock();
   for (Writer* w : group) {
@@ -282,6 +292,7 @@ void LogCore::MarkSyncedLocked(Segment* seg, uint64_t end, uint32_t count,
 }
 
 absl::Status LogCore::SyncPublishedLocked() {
+  if (absl::Status s = SealPendingLocked(); !s.ok()) return s;
   std::shared_ptr<Segment> seg = active_;
   if (seg == nullptr || published_end_ <= synced_end_) return absl::OkStatus();
   const uint64_t end = published_end_;
@@ -307,48 +318,56 @@ absl::Status LogCore::Sync() {
 }
 
 absl::Status LogCore::RotateLocked() {
-  if (active_ != nullptr) {
-    if (absl::Status s = SealActiveLocked(); !s.ok()) return s;
-  }
-  absl::Status s = CreateActiveLocked();
-  SegmentList doomed;
-  EnforceRetentionLocked(&doomed);
-  return s;  // doomed segments drop here, possibly removing their files
+  // Retention runs in the background thread once the retired segment is
+  // sealed, not here on the write path.
+  if (active_ != nullptr) RetireActiveLocked();
+  return CreateActiveLocked();
 }
 
-absl::Status LogCore::SealActiveLocked() {
-  // Data first, then the header that claims it: a crash between the two
-  // leaves an unsealed segment that recovery scans like any other.
+void LogCore::RetireActiveLocked() {
   Segment* seg = active_.get();
-  const uint64_t end = published_end_;
-  absl::Status s = TimedSync(seg, end);
-  ++stats_.syncs;
-  if (!s.ok()) {
-    ++stats_.sync_failures;
-    return s;
-  }
-  const SegmentHeader before = seg->header();
-  SegmentHeader h = before;
-  h.write_offset = end;
+  SegmentHeader h = seg->header();
+  h.write_offset = published_end_;
   h.entry_count = published_count_;
   h.last_seq = published_seq_;
   h.flags = kFlagSealed;
   h.modified_ns = NowNs();
-  seg->WriteHeader(h);
-  s = TimedSync(seg, kSegmentHeaderSize);
-  ++stats_.syncs;
-  if (!s.ok()) {
-    ++stats_.sync_failures;
-    seg->WriteHeader(before);
-    return s;
-  }
-  seg->index().set_covered_end(end);
-  synced_end_ = end;
-  unsynced_bytes_ = 0;
-  if (options_.listener != nullptr) {
-    options_.listener->OnSegmentSealed(seg->id(), end);
-  }
+  seg->set_header(h);
+  seg->index().set_covered_end(published_end_);
+  unsealed_.push_back(std::move(active_));
   active_.reset();
+  unsynced_bytes_ = 0;
+  bg_cv_.notify_one();
+}
+
+absl::Status LogCore::SealPendingLocked() {
+  while (sealing_) WaitLocked(seal_cv_);
+  while (!unsealed_.empty()) {
+    std::shared_ptr<Segment> seg = unsealed_.front();
+    const uint64_t end = seg->header().write_offset;
+    sealing_ = true;
+    mu_.unlock();
+    // Frames first, then the header that claims them.
+    absl::Status s = TimedSync(seg.get(), end);
+    int syncs = 1;
+    if (s.ok()) {
+      seg->PersistHeader();
+      s = TimedSync(seg.get(), kSegmentHeaderSize);
+      ++syncs;
+    }
+    mu_.lock();
+    sealing_ = false;
+    seal_cv_.notify_all();
+    stats_.syncs += syncs;
+    if (!s.ok()) {
+      ++stats_.sync_failures;
+      return s;
+    }
+    unsealed_.pop_front();
+    if (options_.listener != nullptr) {
+      options_.listener->OnSegmentSealed(seg->id(), end);
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -372,13 +391,25 @@ absl::Status LogCore::CreateActiveLocked() {
 
 void LogCore::BackgroundLoop() {
   std::lock_guard<std::mutex> l(mu_);
+  bool seal_failed = false;  // then retry only after the usual wait
   while (!bg_stop_) {
     absl::Duration wait = absl::Seconds(1);
     if (options_.sync_mode == SyncMode::kPeriodic) {
       wait = options_.sync_interval;
     }
-    if (!bg_sync_requested_) WaitUntilLocked(bg_cv_, absl::Now() + wait);
+    if (!bg_sync_requested_ && (unsealed_.empty() || seal_failed)) {
+      WaitUntilLocked(bg_cv_, absl::Now() + wait);
+    }
     if (bg_stop_) break;
+    bool retention_due = options_.retain_age > absl::ZeroDuration();
+    if (!unsealed_.empty()) {
+      absl::Status s = SealPendingLocked();
+      seal_failed = !s.ok();
+      if (seal_failed && options_.listener != nullptr) {
+        options_.listener->OnBackgroundError(s);
+      }
+      retention_due = true;  // what was unsealed may go now
+    }
     const bool sync = options_.sync_mode == SyncMode::kPeriodic ||
                       bg_sync_requested_;
     bg_sync_requested_ = false;
@@ -388,13 +419,13 @@ void LogCore::BackgroundLoop() {
         options_.listener->OnBackgroundError(s);
       }
     }
-    if (options_.retain_age > absl::ZeroDuration()) {
-      SegmentList doomed;
-      EnforceRetentionLocked(&doomed);
-      if (!doomed.empty()) {
-        mu_.unlock();
-        doomed.clear();
-        mu_.lock();
+    if (retention_due) {
+      mu_.unlock();
+      absl::Status s = RunRetention(/*seal_first=*/false);
+      mu_.lock();
+      if (!s.ok() && !absl::IsFailedPrecondition(s) &&
+          options_.listener != nullptr) {
+        options_.listener->OnBackgroundError(s);
       }
     }
   }
@@ -414,8 +445,8 @@ absl::Status LogCore::Close() {
   StopThreads();
 
   std::lock_guard<std::mutex> l(mu_);
-  absl::Status s;
-  if (active_ != nullptr) {
+  absl::Status s = SealPendingLocked();
+  if (s.ok() && active_ != nullptr) {
     s = SyncPublishedLocked();
     if (s.ok() && active_ != nullptr) {
       // Make the header's claims final for this clean close.
@@ -424,7 +455,7 @@ absl::Status LogCore::Close() {
     }
   }
   closed_ = true;
-  WakeReadersLocked();
+  closed_flag_.store(true, std::memory_order_release);
   data_cv_.notify_all();
   active_.reset();
   segments_.clear();
@@ -442,6 +473,7 @@ void LogCore::SimulateCrash() {
   StopThreads();
   std::lock_guard<std::mutex> l(mu_);
   closed_ = true;
+  closed_flag_.store(true, std::memory_order_release);
   data_cv_.notify_all();
   active_.reset();
   segments_.clear();

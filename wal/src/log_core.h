@@ -70,7 +70,7 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   absl::Status EnforceRetention();
   absl::Status TruncateAfter(uint64_t seq);
   absl::StatusOr<std::vector<std::string>> CopySealedSegments(
-      const std::string& dest_dir) const;
+      const std::string& dest_dir);
 
   std::vector<SegmentInfo> ListSegments() const;
   LogStats GetStats() const;
@@ -80,6 +80,7 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   // for new records. False when the deadline passed with nothing new.
   absl::StatusOr<bool> RefreshReader(Reader* r, absl::Time deadline);
   uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
+  bool closed() const { return closed_flag_.load(std::memory_order_acquire); }
   // Wakes every waiting reader so it re-checks its state (e.g. Cancel).
   void WakeAllReaders();
 
@@ -95,7 +96,14 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   void PublishLocked(size_t n, uint64_t end, bool synced)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RotateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status SealActiveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes the active segment out of service: its final end is fixed in
+  // memory at once (readers move on), and it joins unsealed_.
+  void RetireActiveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Seals every retired segment on disk, oldest first: syncs its frames,
+  // then writes and syncs its sealed header. Releases mu_ during the I/O.
+  // Every durable sync calls this first, so what is durable is always a
+  // prefix of the log.
+  absl::Status SealPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CreateActiveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status TimedSync(Segment* seg, uint64_t end);
   // Syncs the active segment's published frames, releasing mu_ meanwhile.
@@ -121,8 +129,17 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
 
   // --- recovery (log_recovery.cc)
   absl::Status ValidateOptions() const;
-  absl::Status RecoverLastSegment(const std::shared_ptr<Segment>& seg,
-                                  const Segment* prev)
+  // Checks a sealed segment's header against its file and predecessor.
+  absl::Status CheckSealedSegment(const Segment& seg,
+                                  const Segment* prev) const;
+  // Scans an unsealed segment (the last one, or one retired before its seal
+  // reached the disk; next is the segment after it, if any), zeroes
+  // everything after its last valid frame and rewrites its header. True if
+  // it is complete (its records reach next's first sequence): it is then
+  // sealed. Otherwise it ends the log: it becomes the active segment, or
+  // stays sealed if it was cleanly sealed already.
+  absl::StatusOr<bool> RecoverSegment(const std::shared_ptr<Segment>& seg,
+                                      const Segment* prev, const Segment* next)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // --- reading and maintenance (log_maintenance.cc)
@@ -141,7 +158,11 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   void EnforceRetentionLocked(SegmentList* doomed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UpdateFirstSeqLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A whole retention pass; seal_first seals retired segments before.
+  absl::Status RunRetention(bool seal_first);
   void AwaitNoWritersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status TruncateAfterLocked(uint64_t seq)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   const std::string dir_;
@@ -152,12 +173,20 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   // std::mutex rather than absl::Mutex: the distribution's Abseil is built
   // with deadlock detection, which costs more than an append.
   mutable std::mutex mu_;
+  // Serializes retention passes; taken before mu_, never while holding it.
+  std::mutex retention_mu_;
   std::condition_variable data_cv_;  // published data, close, truncation, cancel
   std::condition_variable bg_cv_;
   std::condition_variable idle_cv_;  // the writer queue became empty
   std::condition_variable prefault_cv_;
+  std::condition_variable seal_cv_;  // sealing_ went false
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(mu_);
   std::map<uint32_t, std::shared_ptr<Segment>> segments_ ABSL_GUARDED_BY(mu_);
+  // Retired segments whose sealed header is not yet durable, oldest first.
+  // Sealing a segment of async writes means syncing up to a whole segment;
+  // the background thread does it so that no writer waits for it.
+  std::deque<std::shared_ptr<Segment>> unsealed_ ABSL_GUARDED_BY(mu_);
+  bool sealing_ ABSL_GUARDED_BY(mu_) = false;
   // Null after a failed rotation, until the next append creates one.
   std::shared_ptr<Segment> active_ ABSL_GUARDED_BY(mu_);
   uint32_t next_segment_id_ ABSL_GUARDED_BY(mu_) = 1;
@@ -172,6 +201,7 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   uint64_t deletable_below_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t hold_ ABSL_GUARDED_BY(mu_) = 0;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool truncating_ ABSL_GUARDED_BY(mu_) = false;  // appends wait (idle_cv_)
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   int waiting_readers_ ABSL_GUARDED_BY(mu_) = 0;
   bool bg_stop_ ABSL_GUARDED_BY(mu_) = false;
@@ -182,6 +212,11 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   LogStats stats_ ABSL_GUARDED_BY(mu_);
   // Bumped by TruncateAfter; readers compare it without the lock.
   std::atomic<uint64_t> epoch_{0};
+  // (epoch, seq) of every truncation: a reader that last looked at epoch e
+  // is invalid if it is past the lowest seq cut since e.
+  std::vector<std::pair<uint64_t, uint64_t>> truncations_
+      ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> closed_flag_{false};  // closed_, readable without mu_
   std::thread bg_thread_;
   std::thread prefault_thread_;
 };

@@ -1,5 +1,6 @@
 // LogCore: finding sequences, positioning readers, retention, truncation and
 // backup of sealed segments.
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
@@ -128,11 +129,16 @@ absl::StatusOr<bool> LogCore::RefreshReader(Reader* r, absl::Time deadline) {
     }
     if (closed_) return absl::FailedPreconditionError("the WAL is closed");
     if (r->epoch_ != epoch()) {
-      if (r->next_seq_ > published_seq_ + 1) {
-        return absl::FailedPreconditionError(absl::StrFormat(
+      uint64_t cut = UINT64_MAX;
+      for (const auto& [e, seq] : truncations_) {
+        if (e > r->epoch_) cut = std::min(cut, seq);
+      }
+      if (r->next_seq_ > cut + 1) {
+        r->failure_ = absl::FailedPreconditionError(absl::StrFormat(
             "the WAL was truncated after sequence %d, before this reader's "
             "position %d",
-            published_seq_, r->next_seq_));
+            cut, r->next_seq_));
+        return r->failure_;
       }
       r->epoch_ = epoch();
     }
@@ -166,28 +172,46 @@ absl::StatusOr<bool> LogCore::RefreshReader(Reader* r, absl::Time deadline) {
 }
 
 void LogCore::SetDeletableBelow(uint64_t seq) {
-  SegmentList doomed;
-  std::lock_guard<std::mutex> l(mu_);
-  if (seq <= deletable_below_) return;
-  deletable_below_ = seq;
-  EnforceRetentionLocked(&doomed);
-}  // The lock is released before doomed segments (and maybe files) go.
-
-void LogCore::SetRetentionHold(uint64_t seq) {
-  SegmentList doomed;
-  std::lock_guard<std::mutex> l(mu_);
-  hold_ = seq;
-  EnforceRetentionLocked(&doomed);
-}
-
-absl::Status LogCore::EnforceRetention() {
-  SegmentList doomed;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (closed_) return absl::FailedPreconditionError("the WAL is closed");
+    if (seq <= deletable_below_) return;
+    deletable_below_ = seq;
+  }
+  if (absl::Status s = EnforceRetention();
+      !s.ok() && options_.listener != nullptr) {
+    options_.listener->OnBackgroundError(s);
+  }
+}
+
+void LogCore::SetRetentionHold(uint64_t seq) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    hold_ = seq;
+  }
+  if (absl::Status s = EnforceRetention();
+      !s.ok() && options_.listener != nullptr) {
+    options_.listener->OnBackgroundError(s);
+  }
+}
+
+absl::Status LogCore::EnforceRetention() { return RunRetention(true); }
+
+absl::Status LogCore::RunRetention(bool seal_first) {
+  // One pass at a time, unlinks included, so that when a pass returns the
+  // files it deleted (and no reader holds) are gone.
+  std::lock_guard<std::mutex> pass(retention_mu_);
+  SegmentList doomed;  // released after mu_: files go with them
+  absl::Status s;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closing_ || closed_) {
+      return absl::FailedPreconditionError("the WAL is closed");
+    }
+    // Only a durably sealed segment may go (see EnforceRetentionLocked).
+    if (seal_first) s = SealPendingLocked();
     EnforceRetentionLocked(&doomed);
   }
-  return absl::OkStatus();
+  return s;
 }
 
 void LogCore::EnforceRetentionLocked(SegmentList* doomed) {
@@ -197,7 +221,13 @@ void LogCore::EnforceRetentionLocked(SegmentList* doomed) {
   for (auto it = segments_.begin(); it != segments_.end();) {
     Segment* seg = it->second.get();
     const SegmentHeader& h = seg->header();
-    if (seg == active_.get() || (h.flags & kFlagSealed) == 0) break;
+    // A segment whose seal is not yet durable stays: if its removal were
+    // lost in a crash, recovery would find it unsealed and maybe torn.
+    if (seg == active_.get() || (h.flags & kFlagSealed) == 0 ||
+        std::find(unsealed_.begin(), unsealed_.end(), it->second) !=
+            unsealed_.end()) {
+      break;
+    }
     if (h.last_seq >= deletable_below_) break;
     if (options_.retain_bytes > 0 &&
         total - seg->size() < options_.retain_bytes) {
@@ -229,8 +259,27 @@ absl::Status LogCore::TruncateAfter(uint64_t seq) {
   if (closing_ || closed_) {
     return absl::FailedPreconditionError("the WAL is closed");
   }
+  // Appends wait while truncating_ is set (TruncateAfterLocked releases the
+  // lock while it syncs).
+  while (truncating_) WaitLocked(idle_cv_);
+  truncating_ = true;
   AwaitNoWritersLocked();
-  if (seq >= published_seq_) return absl::OkStatus();
+  absl::Status s = TruncateAfterLocked(seq);
+  truncating_ = false;
+  idle_cv_.notify_all();
+  return s;
+}
+
+absl::Status LogCore::TruncateAfterLocked(uint64_t seq) {
+  if (seq > published_seq_) {
+    return absl::OutOfRangeError(absl::StrFormat(
+        "seq: %d is beyond the last sequence in the WAL (%d)", seq,
+        published_seq_));
+  }
+  if (seq == published_seq_) return absl::OkStatus();
+  // Retired segments reach their sealed state on disk first, so that the
+  // truncation below is the only change in flight.
+  if (absl::Status s = SealPendingLocked(); !s.ok()) return s;
   if (seq + 1 < first_seq_) {
     return absl::OutOfRangeError(absl::StrFormat(
         "seq: %d is below the first sequence still in the WAL (%d)", seq,
@@ -305,16 +354,22 @@ absl::Status LogCore::TruncateAfter(uint64_t seq) {
   RequestPrefaultLocked();
   next_segment_id_ = std::max(next_segment_id_, target->id() + 1);
   UpdateFirstSeqLocked();
+  truncations_.emplace_back(epoch() + 1, seq);
   epoch_.fetch_add(1, std::memory_order_acq_rel);
   data_cv_.notify_all();
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::string>> LogCore::CopySealedSegments(
-    const std::string& dest_dir) const {
+    const std::string& dest_dir) {
   SegmentList sealed;
   {
     std::lock_guard<std::mutex> l(mu_);
+    if (closing_ || closed_) {
+      return absl::FailedPreconditionError("the WAL is closed");
+    }
+    // A backup holds only segments whose sealed state is on disk.
+    if (absl::Status s = SealPendingLocked(); !s.ok()) return s;
     for (const auto& [id, seg] : segments_) {
       if (seg != active_ && (seg->header().flags & kFlagSealed) != 0) {
         sealed.push_back(seg);

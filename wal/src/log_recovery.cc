@@ -108,44 +108,63 @@ absl::Status LogCore::Open() {
   }
   std::sort(ids.begin(), ids.end());
 
+  std::vector<std::shared_ptr<Segment>> segs;
+  for (uint32_t id : ids) {
+    absl::StatusOr<std::shared_ptr<Segment>> seg = Segment::Open(fs, dir_, id);
+    if (!seg.ok()) return seg.status();
+    segs.push_back(*std::move(seg));
+  }
+
   std::lock_guard<std::mutex> l(mu_);
   const Segment* prev = nullptr;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    absl::StatusOr<std::shared_ptr<Segment>> seg =
-        Segment::Open(fs, dir_, ids[i]);
-    if (!seg.ok()) return seg.status();
-    const bool last = i + 1 == ids.size();
-    if (last) {
-      if (absl::Status s = RecoverLastSegment(*seg, prev); !s.ok()) return s;
-    } else {
-      const SegmentHeader& h = (*seg)->header();
-      if (!(*seg)->header_status().ok()) {
-        return absl::DataLossError(absl::StrFormat(
-            "WAL segment %s: %s", (*seg)->path(),
-            (*seg)->header_status().message()));
-      }
-      if (h.segment_id != ids[i]) {
-        return absl::DataLossError(absl::StrFormat(
-            "WAL segment %s: header names segment %d", (*seg)->path(),
-            h.segment_id));
-      }
-      if ((h.flags & kFlagSealed) == 0) {
-        return absl::DataLossError(absl::StrFormat(
-            "WAL segment %s is not sealed but newer segments follow it",
-            (*seg)->path()));
-      }
-      if (prev != nullptr && h.first_seq != prev->header().last_seq + 1) {
-        return absl::DataLossError(absl::StrFormat(
-            "WAL sequence gap: segment %s ends at %d, segment %s starts at %d",
-            prev->path(), prev->header().last_seq, (*seg)->path(),
-            h.first_seq));
-      }
+  for (size_t i = 0; i < segs.size(); ++i) {
+    const std::shared_ptr<Segment>& seg = segs[i];
+    next_segment_id_ = seg->id() + 1;
+    const bool last = i + 1 == segs.size();
+    if (!last && !seg->header_status().ok()) {
+      // Only the last segment's header is rewritten often enough for a crash
+      // to tear it; anywhere else a bad header is damage.
+      return absl::DataLossError(absl::StrFormat(
+          "WAL segment %s: %s", seg->path(), seg->header_status().message()));
     }
-    segments_[ids[i]] = *seg;
-    prev = seg->get();
-    next_segment_id_ = ids[i] + 1;
+    const bool sealed = seg->header_status().ok() &&
+                        (seg->header().flags & kFlagSealed) != 0;
+    if (!last && sealed) {
+      if (absl::Status s = CheckSealedSegment(*seg, prev); !s.ok()) return s;
+      segments_[seg->id()] = seg;
+      prev = seg.get();
+      continue;
+    }
+    // The last segment, or one retired before its seal reached the disk.
+    // The next segment's header says where this one must end.
+    const Segment* next = last ? nullptr : segs[i + 1].get();
+    absl::StatusOr<bool> complete = RecoverSegment(seg, prev, next);
+    if (!complete.ok()) return complete.status();
+    segments_[seg->id()] = seg;
+    if (*complete) {
+      prev = seg.get();
+      continue;
+    }
+    // seg ends early (a torn tail): it becomes the active segment, and the
+    // newer segments, which can only hold unsynced writes, go.
+    for (size_t j = i + 1; j < segs.size(); ++j) {
+      if (!segs[j]->header_status().ok() ||
+          segs[j]->header().write_offset > kSegmentHeaderSize) {
+        return absl::DataLossError(absl::StrFormat(
+            "WAL segment %s claims durable records, but segment %s before "
+            "it is torn at offset %d",
+            segs[j]->path(), seg->path(), written_end_));
+      }
+      if (absl::Status s = fs->Remove(segs[j]->path()); !s.ok()) return s;
+      segs[j]->ForgetFile();
+      ++report_.removed_unsynced_segments;
+    }
+    if (i + 1 < segs.size()) {
+      if (absl::Status s = fs->SyncDir(dir_); !s.ok()) return s;
+    }
+    break;
   }
-  report_.segments = static_cast<uint32_t>(ids.size());
+  report_.segments = static_cast<uint32_t>(segs.size());
 
   if (active_ == nullptr) {
     // No segment, or the last one was cleanly sealed.
@@ -155,11 +174,7 @@ absl::Status LogCore::Open() {
   }
   UpdateFirstSeqLocked();
 
-  if (options_.sync_mode == SyncMode::kBytes ||
-      options_.sync_mode == SyncMode::kPeriodic ||
-      options_.retain_age > absl::ZeroDuration()) {
-    bg_thread_ = std::thread([this] { BackgroundLoop(); });
-  }
+  bg_thread_ = std::thread([this] { BackgroundLoop(); });
   if (options_.prefault_bytes > 0) {
     prefault_end_ = written_end_;
     prefault_thread_ = std::thread([this] { PrefaultLoop(); });
@@ -168,8 +183,29 @@ absl::Status LogCore::Open() {
   return absl::OkStatus();
 }
 
-absl::Status LogCore::RecoverLastSegment(const std::shared_ptr<Segment>& seg,
-                                         const Segment* prev) {
+absl::Status LogCore::CheckSealedSegment(const Segment& seg,
+                                         const Segment* prev) const {
+  const SegmentHeader& h = seg.header();
+  if (h.segment_id != seg.id()) {
+    return absl::DataLossError(absl::StrFormat(
+        "WAL segment %s: header names segment %d", seg.path(), h.segment_id));
+  }
+  if (h.write_offset < kSegmentHeaderSize || h.write_offset > seg.size()) {
+    return absl::DataLossError(absl::StrFormat(
+        "WAL segment %s: header write offset %d is outside the segment",
+        seg.path(), h.write_offset));
+  }
+  if (prev != nullptr && h.first_seq != prev->header().last_seq + 1) {
+    return absl::DataLossError(absl::StrFormat(
+        "WAL sequence gap: segment %s ends at %d, segment %s starts at %d",
+        prev->path(), prev->header().last_seq, seg.path(), h.first_seq));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> LogCore::RecoverSegment(
+    const std::shared_ptr<Segment>& seg, const Segment* prev,
+    const Segment* next) {
   SegmentHeader h = seg->header();
   const char* data = seg->data();
   const uint64_t size = seg->size();
@@ -194,18 +230,8 @@ absl::Status LogCore::RecoverLastSegment(const std::shared_ptr<Segment>& seg,
     } else {
       h.first_seq = options_.first_sequence;
     }
-  } else if (h.segment_id != seg->id()) {
-    return absl::DataLossError(absl::StrFormat(
-        "WAL segment %s: header names segment %d", seg->path(), h.segment_id));
-  } else if (prev != nullptr && h.first_seq != prev->header().last_seq + 1) {
-    return absl::DataLossError(absl::StrFormat(
-        "WAL sequence gap: segment %s ends at %d, segment %s starts at %d",
-        prev->path(), prev->header().last_seq, seg->path(), h.first_seq));
-  }
-  if (h.write_offset < kSegmentHeaderSize || h.write_offset > size) {
-    return absl::DataLossError(absl::StrFormat(
-        "WAL segment %s: header write offset %d is outside the segment",
-        seg->path(), h.write_offset));
+  } else if (absl::Status s = CheckSealedSegment(*seg, prev); !s.ok()) {
+    return s;
   }
 
   SequenceIndex& index = seg->index();
@@ -225,6 +251,10 @@ absl::Status LogCore::RecoverLastSegment(const std::shared_ptr<Segment>& seg,
         seg->path(), scan.end_offset, FrameErrorName(scan.stop),
         h.write_offset));
   }
+  // A retired segment is complete when its records reach the first sequence
+  // of the next segment.
+  const bool complete = next != nullptr && next->header_status().ok() &&
+                        next->header().first_seq == scan.next_seq;
 
   // Everything after the last valid frame must be zero, so that stale bytes
   // can never be read as records later.
@@ -232,16 +262,16 @@ absl::Status LogCore::RecoverLastSegment(const std::shared_ptr<Segment>& seg,
   if (dirty_end > scan.end_offset) {
     report_.truncated_tail = true;
     report_.truncated_at = scan.end_offset;
-    report_.truncated_bytes = dirty_end - scan.end_offset;
-    report_.dropped_frames_after_cut =
+    report_.truncated_bytes += dirty_end - scan.end_offset;
+    report_.dropped_frames_after_cut +=
         CountFramesFrom(data, size, scan.valid_frame_after);
     std::memset(seg->data() + scan.end_offset, 0, dirty_end - scan.end_offset);
   }
 
-  const bool cleanly_sealed = (h.flags & kFlagSealed) != 0 &&
-                              scan.end_offset == h.write_offset &&
-                              !report_.truncated_tail &&
-                              !report_.rebuilt_header;
+  const bool sealed =
+      complete || ((h.flags & kFlagSealed) != 0 &&
+                   scan.end_offset == h.write_offset &&
+                   dirty_end == scan.end_offset && !report_.rebuilt_header);
   // Make what survived durable before anything is appended after it, then
   // the header that says so.
   if (absl::Status s = seg->Sync(std::max(dirty_end, scan.end_offset));
@@ -251,20 +281,21 @@ absl::Status LogCore::RecoverLastSegment(const std::shared_ptr<Segment>& seg,
   h.write_offset = scan.end_offset;
   h.last_seq = scan.next_seq - 1;
   h.entry_count = scan.records;
-  h.flags = cleanly_sealed ? kFlagSealed : kFlagActive;
-  h.modified_ns = cleanly_sealed ? h.modified_ns : NowNs();
+  h.flags = sealed ? kFlagSealed : kFlagActive;
+  h.modified_ns = NowNs();
   seg->WriteHeader(h);
   if (absl::Status s = seg->Sync(kSegmentHeaderSize); !s.ok()) return s;
   index.set_covered_end(scan.end_offset);
 
   next_seq_ = scan.next_seq;
   published_seq_ = next_seq_ - 1;
-  if (!cleanly_sealed) {
+  if (complete) return true;
+  if (!sealed) {
     active_ = seg;
     written_end_ = published_end_ = synced_end_ = scan.end_offset;
     published_count_ = scan.records;
   }
-  return absl::OkStatus();
+  return false;
 }
 
 }  // namespace cairn::wal

@@ -27,6 +27,10 @@ absl::StatusOr<Record> Reader::Next(absl::Time deadline) {
     if (cancelled_.load(std::memory_order_acquire)) {
       return absl::CancelledError("WAL reader cancelled");
     }
+    if (!failure_.ok()) return failure_;
+    if (core_->closed()) {
+      return absl::FailedPreconditionError("the WAL is closed");
+    }
     if (offset_ < limit_ && epoch_ == core_->epoch()) {
       FrameView f;
       FrameError err =

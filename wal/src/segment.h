@@ -59,6 +59,11 @@ class Segment {
 
   // Encodes h into the mapped header (made durable by a later Sync).
   void WriteHeader(const SegmentHeader& h);
+  // Changes the in-memory header only (LogCore's view of the segment); the
+  // mapped header keeps its old content until PersistHeader.
+  void set_header(const SegmentHeader& h) { header_ = h; }
+  // Encodes the in-memory header into the mapping.
+  void PersistHeader() { EncodeSegmentHeader(header_, region_->data()); }
   // Makes bytes [0, end) durable.
   absl::Status Sync(uint64_t end);
   // Faults [from, to) in ahead of the writer (a hint).

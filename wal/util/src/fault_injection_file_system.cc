@@ -84,10 +84,14 @@ uint64_t NextRandom(uint64_t* state) {
   return z ^ (z >> 31);
 }
 
-// A torn version of the change from durable to current: a random cut point in
-// the range where they differ; bytes before it come from current, bytes from
-// it on from durable (as if the writes reached the disk in file order and
-// the power went off at the cut).
+// Devices write a 512-byte sector whole or not at all; tears fall between
+// sectors (the atomicity that databases rely on for small headers).
+constexpr size_t kSectorSize = 512;
+
+// A torn version of the change from durable to current: a random sector
+// boundary in the range where they differ; bytes before it come from
+// current, bytes from it on from durable (as if the writes reached the disk
+// in file order and the power went off at the cut).
 std::string TornContent(const std::string& current, const std::string& durable,
                         uint64_t* rng) {
   const size_t lo = CommonPrefix(current, durable);
@@ -96,8 +100,9 @@ std::string TornContent(const std::string& current, const std::string& durable,
     while (hi > lo && current[hi - 1] == durable[hi - 1]) --hi;
   }
   if (lo == hi) return current;
-  const size_t cut = lo + NextRandom(rng) % (hi - lo + 1);
-  if (cut == hi) return current;
+  const size_t cut =
+      (lo + NextRandom(rng) % (hi - lo + 1)) / kSectorSize * kSectorSize;
+  if (cut >= hi) return current;
   const size_t keep = std::min(cut, current.size());
   std::string torn = current.substr(0, keep);
   if (keep < durable.size()) torn.append(durable, keep);

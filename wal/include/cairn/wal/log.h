@@ -55,6 +55,8 @@ struct SegmentInfo {
   uint64_t last_seq = 0;  // first_seq - 1 if the segment has no record
   uint64_t bytes = 0;     // file size
   uint64_t used = 0;      // end of its frames
+  // No longer written to. Its sealed header reaches the disk shortly after,
+  // from the background thread, and before any later sync completes.
   bool sealed = false;
 };
 
@@ -77,7 +79,8 @@ class Log {
                                       uint32_t seq_count = 1,
                                       const AppendOptions& options = {});
 
-  // Makes every record appended so far durable.
+  // Makes every record appended so far durable (and every sealed segment's
+  // header).
   absl::Status Sync();
 
   // Syncs, marks the active segment closed cleanly and releases the lock.
@@ -109,7 +112,10 @@ class Log {
   absl::Status EnforceRetention();
 
   // Drops every record after seq, which must end a record (or be
-  // FirstSequence() - 1 to empty the log). The next append gets seq + 1.
+  // FirstSequence() - 1 to empty the log; LastSequence() changes nothing).
+  // OutOfRange outside [FirstSequence() - 1, LastSequence()],
+  // InvalidArgument inside a multi-sequence record. The next append gets
+  // seq + 1.
   // Readers positioned past seq fail with FailedPrecondition. Waits for
   // in-flight appends first.
   absl::Status TruncateAfter(uint64_t seq);

@@ -115,6 +115,9 @@ struct RecoveryReport {
   // frames (a header torn by a crash while it was being rewritten).
   bool rebuilt_header = false;
   uint32_t removed_temp_files = 0;
+  // Segments after a torn one (power loss before their predecessor was
+  // sealed on disk): they held only unsynced writes and were removed.
+  uint32_t removed_unsynced_segments = 0;
 };
 
 }  // namespace cairn::wal

@@ -18,6 +18,7 @@
 #include <memory>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
@@ -74,6 +75,7 @@ class Reader {
   uint64_t limit_ = 0; // frames before this offset are committed
   uint64_t next_seq_;
   uint64_t epoch_;     // the log's truncation epoch this reader has seen
+  absl::Status failure_;  // once set (truncated past), every Next returns it
   std::atomic<bool> cancelled_{false};
 };
 

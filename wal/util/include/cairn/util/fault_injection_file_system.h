@@ -76,7 +76,9 @@ struct FaultRule {
 
 enum class PowerLossMode {
   kDropAll,         // every unsynced byte is lost
-  kKeepTornPrefix,  // a random prefix of each file's unsynced changes survives
+  // A random prefix of each file's unsynced changes survives, cut at a
+  // 512-byte sector boundary (devices write a sector atomically).
+  kKeepTornPrefix,
 };
 
 class FaultInjectionFileSystem : public FileSystem {

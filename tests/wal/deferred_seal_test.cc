@@ -1,0 +1,175 @@
+// Rotation in the async sync modes retires the full segment at once and
+// leaves syncing it and writing its sealed header to the background thread.
+// These tests hold that seal back with injected sync failures on the retired
+// segment and check what appends, syncs and recovery do meanwhile: no writer
+// waits for the seal, nothing becomes durable ahead of it, and a crash or
+// power loss before it completes still recovers a gap-free log.
+#include <string>
+#include <vector>
+
+#include "cairn/util/fault_injection_file_system.h"
+#include "gtest/gtest.h"
+#include "wal_test_util.h"
+
+namespace cairn::wal {
+namespace {
+
+using test_util::AppendN;
+using test_util::LogHolds;
+using test_util::OwnedRecord;
+using test_util::ReadLog;
+using test_util::ReadResult;
+
+constexpr size_t kPayload = 100;  // 128-byte frames, 127 to a 16 KiB segment
+
+class DeferredSealTest : public test_util::WalTest {
+ protected:
+  Options FaultOptions() {
+    Options o = SmallOptions(16 << 10, SyncMode::kNone);
+    o.fs = &fs_;
+    return o;
+  }
+
+  // Makes every sync of segment 1 fail, so its seal cannot complete.
+  void BlockSealOfFirstSegment() {
+    FaultRule rule;
+    rule.op = FsOp::kMapSync;
+    rule.path_contains = "0000000001.wal";
+    rule.times = -1;
+    fs_.InjectFault(rule);
+  }
+
+  // Fills segment 1 (its first `synced` records durable) and moves on into
+  // segment 2 with a few records, while segment 1's seal is blocked.
+  void FillAcrossRotation(Log* log, uint64_t synced) {
+    ASSERT_OK(AppendN(log, synced, kPayload, &model_));
+    ASSERT_OK(log->Sync());
+    BlockSealOfFirstSegment();
+    ASSERT_OK(AppendN(log, 127 - synced + 10, kPayload, &model_));
+    const std::vector<SegmentInfo> segs = log->ListSegments();
+    ASSERT_EQ(segs.size(), 2u);
+    ASSERT_TRUE(segs[0].sealed);  // retired, in memory
+  }
+
+  // The sealed flag of the header on disk (through the page cache).
+  bool SealedOnDisk(const std::string& path) {
+    const std::string img = test_util::ReadFileBytes(path);
+    SegmentHeader h;
+    return DecodeSegmentHeader(img.data(), &h).ok() &&
+           (h.flags & kFlagSealed) != 0;
+  }
+
+  FaultInjectionFileSystem fs_{FileSystem::Default()};
+  std::vector<OwnedRecord> model_;
+};
+
+TEST_F(DeferredSealTest, AsyncAppendsDoNotWaitForTheSeal) {
+  ASSERT_OK_AND_ASSIGN(auto log, Log::Open(FaultOptions(), dir_));
+  FillAcrossRotation(log.get(), 20);
+  // Appends went on in segment 2 although segment 1 could not be synced.
+  EXPECT_GT(fs_.injected_count(), 0);
+  EXPECT_FALSE(SealedOnDisk(log->ListSegments()[0].path));
+  EXPECT_TRUE(LogHolds(*log, model_));
+}
+
+TEST_F(DeferredSealTest, DurableAppendWaitsForTheSealAndFailsWithIt) {
+  ASSERT_OK_AND_ASSIGN(auto log, Log::Open(FaultOptions(), dir_));
+  FillAcrossRotation(log.get(), 20);
+  const uint64_t last = log->LastSequence();
+  AppendOptions durable;
+  durable.sync = true;
+  // Making this record durable would put it on disk ahead of segment 1.
+  EXPECT_FALSE(log->Append("durable", 1, durable).ok());
+  EXPECT_FALSE(log->Sync().ok());
+  EXPECT_EQ(log->LastSequence(), last);  // nothing published, no seq used
+
+  fs_.ClearFaults();
+  ASSERT_OK_AND_ASSIGN(AppendResult r, log->Append("durable", 1, durable));
+  EXPECT_EQ(r.first_seq, last + 1);
+  EXPECT_TRUE(SealedOnDisk(log->ListSegments()[0].path));
+}
+
+TEST_F(DeferredSealTest, CrashBeforeTheSealIsRepairedAtOpen) {
+  const Options options = FaultOptions();
+  std::string first_path;
+  {
+    ASSERT_OK_AND_ASSIGN(auto log, Log::Open(options, dir_));
+    FillAcrossRotation(log.get(), 20);
+    first_path = log->ListSegments()[0].path;
+    // A process crash: the page cache keeps every byte, the seal never ran.
+    log->SimulateCrashForTesting();
+  }
+  fs_.ClearFaults();
+  ASSERT_FALSE(SealedOnDisk(first_path));
+  ASSERT_OK_AND_ASSIGN(auto log, Log::Open(options, dir_));
+  // Segment 1 reaches segment 2's first sequence: complete, so sealed now.
+  EXPECT_TRUE(SealedOnDisk(first_path));
+  EXPECT_EQ(log->recovery_report().removed_unsynced_segments, 0u);
+  EXPECT_TRUE(LogHolds(*log, model_));
+  ASSERT_EQ(log->ListSegments().size(), 2u);
+  EXPECT_TRUE(log->ListSegments()[0].sealed);
+}
+
+TEST_F(DeferredSealTest, PowerLossBeforeTheSealKeepsAGapFreePrefix) {
+  const Options options = FaultOptions();
+  constexpr uint64_t kSynced = 20;
+  {
+    ASSERT_OK_AND_ASSIGN(auto log, Log::Open(options, dir_));
+    FillAcrossRotation(log.get(), kSynced);
+    fs_.SetActive(false);
+    log->SimulateCrashForTesting();
+  }
+  ASSERT_OK(fs_.DropUnsyncedData(PowerLossMode::kDropAll));
+  fs_.SetActive(true);
+  fs_.ClearFaults();
+
+  ASSERT_OK_AND_ASSIGN(auto log, Log::Open(options, dir_));
+  // Segment 1 lost its unsynced records, so segment 2's records would sit
+  // after a gap: segment 2 goes, and the log ends at the last synced record.
+  const RecoveryReport& report = log->recovery_report();
+  EXPECT_EQ(report.removed_unsynced_segments, 1u);
+  model_.resize(kSynced);
+  EXPECT_TRUE(LogHolds(*log, model_));
+  EXPECT_EQ(log->LastSequence(), kSynced);
+  ASSERT_EQ(log->ListSegments().size(), 1u);
+  EXPECT_FALSE(log->ListSegments()[0].sealed);
+
+  // Appends go on from there, and survive a reopen.
+  ASSERT_OK(AppendN(log.get(), 200, kPayload, &model_));
+  ASSERT_OK(log->Close());
+  log.reset();
+  ASSERT_OK_AND_ASSIGN(log, Log::Open(options, dir_));
+  EXPECT_TRUE(LogHolds(*log, model_));
+}
+
+TEST_F(DeferredSealTest, TornSegmentFollowedByDurableRecordsIsDataLoss) {
+  // Segment 2 cannot hold durable records while segment 1 is unsealed: a
+  // durable sync seals segment 1 first. If the disk says otherwise, it is
+  // damage, reported rather than repaired.
+  const Options options = FaultOptions();
+  std::vector<SegmentInfo> segs;
+  {
+    ASSERT_OK_AND_ASSIGN(auto log, Log::Open(options, dir_));
+    ASSERT_OK(AppendN(log.get(), 137, kPayload, &model_));
+    ASSERT_OK(log->Sync());
+    segs = log->ListSegments();
+    ASSERT_OK(log->Close());
+  }
+  ASSERT_EQ(segs.size(), 2u);
+  // Unseal segment 1 and cut its last record, keeping the header valid.
+  std::string img = test_util::ReadFileBytes(segs[0].path);
+  SegmentHeader h;
+  ASSERT_OK(DecodeSegmentHeader(img.data(), &h));
+  h.flags = kFlagActive;
+  h.write_offset = kSegmentHeaderSize;
+  EncodeSegmentHeader(h, img.data());
+  std::fill(img.begin() + segs[0].used - 128, img.begin() + segs[0].used,
+            '\0');
+  test_util::WriteFileBytes(segs[0].path, img);
+
+  absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(options, dir_);
+  EXPECT_STATUS_CODE(log, absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace cairn::wal
