@@ -122,7 +122,13 @@ TEST(SegmentHeaderTest, UnknownVersionIsFailedPrecondition) {
 
 TEST(SegmentHeaderTest, VersionFieldIsFound) {
   // The other header tests rely on locating the version field.
-  EXPECT_LT(HeaderVersionOffset() + 1, kSegmentHeaderSize);
+  const size_t at = HeaderVersionOffset();
+  ASSERT_LT(at + 1, kSegmentHeaderSize);
+  SegmentHeader h = SampleHeader();
+  h.version = 0x1234;
+  char buf[kSegmentHeaderSize];
+  EncodeSegmentHeader(h, buf);
+  EXPECT_EQ(DecodeFixed16(buf + at), 0x1234);
 }
 
 // Every single-bit flip of a header is refused. A flip inside the version

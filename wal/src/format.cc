@@ -118,6 +118,11 @@ FrameError DecodeFrame(const char* p, size_t available, FrameView* frame) {
   frame->first_seq = DecodeFixed64(data);
   frame->seq_count = DecodeFixed32(data + 8);
   if (frame->seq_count == 0) return FrameError::kBadLength;
+  // Sequences start at 1 and never wrap.
+  if (frame->first_seq == 0 ||
+      frame->first_seq + frame->seq_count < frame->first_seq) {
+    return FrameError::kBadSequence;
+  }
   frame->payload = std::string_view(data + kRecordHeaderSize, payload_size);
   frame->size = size;
   return FrameError::kNone;

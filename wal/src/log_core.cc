@@ -71,6 +71,10 @@ absl::StatusOr<AppendResult> LogCore::Append(std::string_view payload,
   if (closing_ || closed_) {
     return absl::FailedPreconditionError("the WAL is closed");
   }
+  if (seq_count > UINT64_MAX - next_seq_) {
+    return absl::OutOfRangeError(
+        "seq_count: the WAL's sequence numbers would pass 2^64");
+  }
   if (writers_.empty() && !sync && active_ != nullptr &&
       frame_size <= kFastPathMaxBytes &&
       written_end_ + frame_size <= active_->size()) {
@@ -321,6 +325,21 @@ absl::Status LogCore::RotateLocked() {
   // Retention runs in the background thread once the retired segment is
   // sealed, not here on the write path.
   if (active_ != nullptr) RetireActiveLocked();
+  bg_cv_.notify_one();  // for the seal, and for a new spare
+  if (spare_ != nullptr) {
+    std::shared_ptr<Segment> seg = std::move(spare_);
+    spare_.reset();
+    // Ids must grow with sequences; a spare made while a rotation created a
+    // segment itself has a lower id than that segment.
+    const bool in_order =
+        segments_.empty() || seg->id() > segments_.rbegin()->first;
+    if (in_order && seg->Activate(next_seq_, NowNs()).ok()) {
+      InstallActiveLocked(std::move(seg),
+                          kSegmentHeaderSize + options_.prefault_bytes);
+      return absl::OkStatus();
+    }
+    seg->MarkObsolete();  // could not be renamed: create one the slow way
+  }
   return CreateActiveLocked();
 }
 
@@ -345,6 +364,11 @@ absl::Status LogCore::SealPendingLocked() {
   while (!unsealed_.empty()) {
     std::shared_ptr<Segment> seg = unsealed_.front();
     const uint64_t end = seg->header().write_offset;
+    // The next segment's header names its first sequence; it must be on disk
+    // before this segment can be deleted, or a crash could lose it.
+    auto after = segments_.upper_bound(seg->id());
+    std::shared_ptr<Segment> next =
+        after == segments_.end() ? nullptr : after->second;
     sealing_ = true;
     mu_.unlock();
     // Frames first, then the header that claims them.
@@ -353,6 +377,10 @@ absl::Status LogCore::SealPendingLocked() {
     if (s.ok()) {
       seg->PersistHeader();
       s = TimedSync(seg.get(), kSegmentHeaderSize);
+      ++syncs;
+    }
+    if (s.ok() && next != nullptr) {
+      s = TimedSync(next.get(), kSegmentHeaderSize);
       ++syncs;
     }
     mu_.lock();
@@ -377,28 +405,63 @@ absl::Status LogCore::CreateActiveLocked() {
       Segment::Create(options_.fs, dir_, id, next_seq_, options_.segment_size,
                       NowNs());
   if (!seg.ok()) return seg.status();
-  active_ = *seg;
+  InstallActiveLocked(*std::move(seg), kSegmentHeaderSize);
+  return absl::OkStatus();
+}
+
+void LogCore::InstallActiveLocked(std::shared_ptr<Segment> seg,
+                                  uint64_t prefault_end) {
+  const uint32_t id = seg->id();
+  active_ = std::move(seg);
   segments_[id] = active_;
   written_end_ = published_end_ = synced_end_ = kSegmentHeaderSize;
   published_count_ = 0;
-  prefault_end_ = kSegmentHeaderSize;
+  prefault_end_ = std::min(prefault_end, active_->size());
   RequestPrefaultLocked();
   ++stats_.segments_created;
   UpdateFirstSeqLocked();
   if (options_.listener != nullptr) options_.listener->OnSegmentCreated(id);
+}
+
+absl::Status LogCore::MakeSpareLocked() {
+  const uint32_t id = next_segment_id_++;
+  const uint64_t now = NowNs();
+  mu_.unlock();
+  absl::StatusOr<std::shared_ptr<Segment>> seg = Segment::Create(
+      options_.fs, dir_, id, /*first_seq=*/0, options_.segment_size, now);
+  if (seg.ok() && options_.prefault_bytes > 0) {
+    (*seg)->Prefault(kSegmentHeaderSize,
+                     std::min((*seg)->size(),
+                              kSegmentHeaderSize + options_.prefault_bytes))
+        .IgnoreError();  // a hint; the prefault thread catches up anyway
+  }
+  mu_.lock();
+  if (!seg.ok()) return seg.status();
+  if (!segments_.empty() && id < segments_.rbegin()->first) {
+    (*seg)->MarkObsolete();  // overtaken by a rotation; try again
+    return absl::OkStatus();
+  }
+  spare_ = *std::move(seg);
   return absl::OkStatus();
 }
 
 void LogCore::BackgroundLoop() {
   std::lock_guard<std::mutex> l(mu_);
-  bool seal_failed = false;  // then retry only after the usual wait
+  // After a failure, retry only after the usual wait.
+  bool seal_failed = false;
+  bool spare_failed = false;
+  const bool want_spare = options_.prepare_next_segment;
   while (!bg_stop_) {
     absl::Duration wait = absl::Seconds(1);
     if (options_.sync_mode == SyncMode::kPeriodic) {
       wait = options_.sync_interval;
     }
-    if (!bg_sync_requested_ && (unsealed_.empty() || seal_failed)) {
+    const bool work = bg_sync_requested_ ||
+                      (!unsealed_.empty() && !seal_failed) ||
+                      (want_spare && spare_ == nullptr && !spare_failed);
+    if (!work) {
       WaitUntilLocked(bg_cv_, absl::Now() + wait);
+      seal_failed = spare_failed = false;
     }
     if (bg_stop_) break;
     bool retention_due = options_.retain_age > absl::ZeroDuration();
@@ -409,6 +472,13 @@ void LogCore::BackgroundLoop() {
         options_.listener->OnBackgroundError(s);
       }
       retention_due = true;  // what was unsealed may go now
+    }
+    if (want_spare && spare_ == nullptr && !bg_stop_) {
+      absl::Status s = MakeSpareLocked();
+      spare_failed = !s.ok();
+      if (spare_failed && options_.listener != nullptr) {
+        options_.listener->OnBackgroundError(s);
+      }
     }
     const bool sync = options_.sync_mode == SyncMode::kPeriodic ||
                       bg_sync_requested_;
@@ -454,6 +524,11 @@ absl::Status LogCore::Close() {
       ++stats_.syncs;
     }
   }
+  if (spare_ != nullptr) {
+    // An empty spare is not worth keeping; the next Open makes another.
+    if (options_.fs->Remove(spare_->path()).ok()) spare_->ForgetFile();
+    spare_.reset();
+  }
   closed_ = true;
   closed_flag_.store(true, std::memory_order_release);
   data_cv_.notify_all();
@@ -475,6 +550,7 @@ void LogCore::SimulateCrash() {
   closed_ = true;
   closed_flag_.store(true, std::memory_order_release);
   data_cv_.notify_all();
+  spare_.reset();  // its file stays, as a crash would leave it
   active_.reset();
   segments_.clear();
   lock_.reset();

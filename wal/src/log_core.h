@@ -105,6 +105,12 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   // prefix of the log.
   absl::Status SealPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CreateActiveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes seg the active segment, empty, faulted in below prefault_end.
+  void InstallActiveLocked(std::shared_ptr<Segment> seg, uint64_t prefault_end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Creates spare_ (releasing mu_ meanwhile), so that rotation need not
+  // create a file on the write path.
+  absl::Status MakeSpareLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status TimedSync(Segment* seg, uint64_t end);
   // Syncs the active segment's published frames, releasing mu_ meanwhile.
   absl::Status SyncPublishedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -187,6 +193,10 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   // the background thread does it so that no writer waits for it.
   std::deque<std::shared_ptr<Segment>> unsealed_ ABSL_GUARDED_BY(mu_);
   bool sealing_ ABSL_GUARDED_BY(mu_) = false;
+  // The next segment, created and faulted in ahead of need by the
+  // background thread (creating one costs tens of milliseconds of fallocate
+  // and fsync); rotation only renames it.
+  std::shared_ptr<Segment> spare_ ABSL_GUARDED_BY(mu_);
   // Null after a failed rotation, until the next append creates one.
   std::shared_ptr<Segment> active_ ABSL_GUARDED_BY(mu_);
   uint32_t next_segment_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -28,6 +28,21 @@ uint64_t EndOfNonZero(const char* data, uint64_t from, uint64_t size) {
   return end;
 }
 
+// Where a segment's records start: its header says so, unless it was
+// activated from a spare and its header never reached the disk; then its
+// first frame does. 0 if neither tells.
+uint64_t StartSequence(const Segment& seg) {
+  if (seg.header_status().ok() && seg.header().first_seq != 0) {
+    return seg.header().first_seq;
+  }
+  FrameView f;
+  if (DecodeFrame(seg.data() + kSegmentHeaderSize,
+                  seg.size() - kSegmentHeaderSize, &f) == FrameError::kNone) {
+    return f.first_seq;
+  }
+  return 0;
+}
+
 uint64_t CountFramesFrom(const char* data, uint64_t size, uint64_t offset) {
   uint64_t frames = 0;
   while (offset != 0 && offset < size) {
@@ -96,9 +111,21 @@ absl::Status LogCore::Open() {
   absl::StatusOr<std::vector<std::string>> names = fs->ListDir(dir_);
   if (!names.ok()) return names.status();
   std::vector<uint32_t> ids;
+  bool renamed = false;
   for (const std::string& name : *names) {
     uint32_t id;
-    if (ParseSegmentFileName(name, &id)) {
+    bool spare;
+    if (ParseSegmentFileName(name, &id, &spare)) {
+      if (spare) {
+        // A spare is an empty segment, or one activated before the crash
+        // whose rename was not yet durable: either way, a segment.
+        if (absl::Status s = fs->Rename(JoinPath(dir_, name),
+                                        JoinPath(dir_, SegmentFileName(id)));
+            !s.ok()) {
+          return s;
+        }
+        renamed = true;
+      }
       ids.push_back(id);
     } else if (name.size() > 8 && name.ends_with(".wal.tmp")) {
       // A segment whose creation never finished; it never held a record.
@@ -107,12 +134,25 @@ absl::Status LogCore::Open() {
     }
   }
   std::sort(ids.begin(), ids.end());
+  if (renamed) {
+    if (absl::Status s = fs->SyncDir(dir_); !s.ok()) return s;
+  }
 
   std::vector<std::shared_ptr<Segment>> segs;
   for (uint32_t id : ids) {
     absl::StatusOr<std::shared_ptr<Segment>> seg = Segment::Open(fs, dir_, id);
     if (!seg.ok()) return seg.status();
     segs.push_back(*std::move(seg));
+  }
+
+  // A segment with no first sequence and no frame holds nothing: a spare
+  // made ahead of need, or one activated whose records and header never
+  // reached the disk. Such segments can only trail the log.
+  while (segs.size() > 1 && segs.back()->header_status().ok() &&
+         StartSequence(*segs.back()) == 0) {
+    if (absl::Status s = fs->Remove(segs.back()->path()); !s.ok()) return s;
+    segs.back()->ForgetFile();
+    segs.pop_back();
   }
 
   std::lock_guard<std::mutex> l(mu_);
@@ -131,6 +171,10 @@ absl::Status LogCore::Open() {
                         (seg->header().flags & kFlagSealed) != 0;
     if (!last && sealed) {
       if (absl::Status s = CheckSealedSegment(*seg, prev); !s.ok()) return s;
+      if (seg->header().first_seq == 0) {
+        return absl::DataLossError(absl::StrFormat(
+            "WAL segment %s is sealed without a first sequence", seg->path()));
+      }
       segments_[seg->id()] = seg;
       prev = seg.get();
       continue;
@@ -157,7 +201,7 @@ absl::Status LogCore::Open() {
       }
       if (absl::Status s = fs->Remove(segs[j]->path()); !s.ok()) return s;
       segs[j]->ForgetFile();
-      ++report_.removed_unsynced_segments;
+      if (StartSequence(*segs[j]) != 0) ++report_.removed_unsynced_segments;
     }
     if (i + 1 < segs.size()) {
       if (absl::Status s = fs->SyncDir(dir_); !s.ok()) return s;
@@ -230,6 +274,17 @@ absl::StatusOr<bool> LogCore::RecoverSegment(
     } else {
       h.first_seq = options_.first_sequence;
     }
+  } else if (h.first_seq == 0) {
+    // Activated from a spare, but its header never reached the disk (it does
+    // before the previous segment may be deleted): it starts where the
+    // previous segment ends.
+    if (prev != nullptr) {
+      h.first_seq = prev->header().last_seq + 1;
+    } else {
+      return absl::DataLossError(absl::StrFormat(
+          "WAL segment %s has no first sequence and no predecessor",
+          seg->path()));
+    }
   } else if (absl::Status s = CheckSealedSegment(*seg, prev); !s.ok()) {
     return s;
   }
@@ -253,8 +308,7 @@ absl::StatusOr<bool> LogCore::RecoverSegment(
   }
   // A retired segment is complete when its records reach the first sequence
   // of the next segment.
-  const bool complete = next != nullptr && next->header_status().ok() &&
-                        next->header().first_seq == scan.next_seq;
+  const bool complete = next != nullptr && StartSequence(*next) == scan.next_seq;
 
   // Everything after the last valid frame must be zero, so that stale bytes
   // can never be read as records later.

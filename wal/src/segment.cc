@@ -12,8 +12,18 @@ std::string SegmentFileName(uint32_t id) {
   return absl::StrFormat("%010u.wal", id);
 }
 
-bool ParseSegmentFileName(std::string_view name, uint32_t* id) {
-  if (name.size() != 14 || name.substr(10) != ".wal") return false;
+std::string SpareFileName(uint32_t id) {
+  return absl::StrFormat("%010u.spare", id);
+}
+
+bool ParseSegmentFileName(std::string_view name, uint32_t* id, bool* spare) {
+  if (name.size() == 14 && name.substr(10) == ".wal") {
+    *spare = false;
+  } else if (name.size() == 16 && name.substr(10) == ".spare") {
+    *spare = true;
+  } else {
+    return false;
+  }
   uint64_t v = 0;
   for (char c : name.substr(0, 10)) {
     if (c < '0' || c > '9') return false;
@@ -24,10 +34,11 @@ bool ParseSegmentFileName(std::string_view name, uint32_t* id) {
   return true;
 }
 
-Segment::Segment(FileSystem* fs, std::string path, uint32_t id,
-                 std::unique_ptr<File> file,
+Segment::Segment(FileSystem* fs, std::string dir, std::string path,
+                 uint32_t id, std::unique_ptr<File> file,
                  std::unique_ptr<MappedRegion> region)
     : fs_(fs),
+      dir_(std::move(dir)),
       path_(std::move(path)),
       id_(id),
       file_(std::move(file)),
@@ -52,8 +63,10 @@ Segment::~Segment() {
 absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(
     FileSystem* fs, const std::string& dir, uint32_t id, uint64_t first_seq,
     uint64_t size, uint64_t now_ns) {
-  const std::string path = JoinPath(dir, SegmentFileName(id));
-  const std::string tmp = absl::StrCat(path, ".tmp");
+  const bool spare = first_seq == 0;
+  const std::string path =
+      JoinPath(dir, spare ? SpareFileName(id) : SegmentFileName(id));
+  const std::string tmp = JoinPath(dir, SegmentFileName(id) + ".tmp");
   {
     OpenOptions opts;
     opts.create = true;
@@ -63,7 +76,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(
     SegmentHeader h;
     h.segment_id = id;
     h.first_seq = first_seq;
-    h.last_seq = first_seq - 1;
+    h.last_seq = spare ? 0 : first_seq - 1;
     h.created_ns = now_ns;
     h.modified_ns = now_ns;
     h.write_offset = kSegmentHeaderSize;
@@ -86,7 +99,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(
     fs->Remove(path).IgnoreError();
     return s;
   }
-  absl::StatusOr<std::shared_ptr<Segment>> seg = Open(fs, dir, id);
+  absl::StatusOr<std::shared_ptr<Segment>> seg = Open(fs, dir, id, spare);
   if (!seg.ok()) {
     fs->Remove(path).IgnoreError();
     return seg.status();
@@ -97,8 +110,10 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(
 
 absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(FileSystem* fs,
                                                        const std::string& dir,
-                                                       uint32_t id) {
-  std::string path = JoinPath(dir, SegmentFileName(id));
+                                                       uint32_t id,
+                                                       bool spare) {
+  std::string path =
+      JoinPath(dir, spare ? SpareFileName(id) : SegmentFileName(id));
   absl::StatusOr<std::unique_ptr<File>> f = fs->Open(path, OpenOptions{});
   if (!f.ok()) return f.status();
   absl::StatusOr<uint64_t> size = (*f)->Size();
@@ -111,9 +126,22 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(FileSystem* fs,
   absl::StatusOr<std::unique_ptr<MappedRegion>> region =
       (*f)->Map(0, *size, /*writable=*/true);
   if (!region.ok()) return region.status();
-  return std::shared_ptr<Segment>(new Segment(fs, std::move(path), id,
+  return std::shared_ptr<Segment>(new Segment(fs, dir, std::move(path), id,
                                               std::move(*f),
                                               std::move(*region)));
+}
+
+absl::Status Segment::Activate(uint64_t first_seq, uint64_t now_ns) {
+  const std::string path = JoinPath(dir_, SegmentFileName(id_));
+  if (absl::Status s = fs_->Rename(path_, path); !s.ok()) return s;
+  path_ = path;
+  SegmentHeader h = header_;
+  h.first_seq = first_seq;
+  h.last_seq = first_seq - 1;
+  h.created_ns = now_ns;
+  h.modified_ns = now_ns;
+  WriteHeader(h);
+  return absl::OkStatus();
 }
 
 void Segment::WriteHeader(const SegmentHeader& h) {

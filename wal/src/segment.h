@@ -27,23 +27,35 @@ namespace cairn::wal {
 
 // File name of segment `id`: ten decimal digits and ".wal".
 std::string SegmentFileName(uint32_t id);
-// Parses a segment file name; false for any other name.
-bool ParseSegmentFileName(std::string_view name, uint32_t* id);
+// File name of a spare segment, created ahead of need: ".spare".
+std::string SpareFileName(uint32_t id);
+// Parses a segment or spare file name; false for any other name.
+bool ParseSegmentFileName(std::string_view name, uint32_t* id, bool* spare);
 
 class Segment {
  public:
   // Creates segment `id` in dir: a temporary file is preallocated to `size`
   // bytes, given its header, synced, and renamed into place; then the
   // directory is synced. Either the whole segment exists afterwards or none.
+  // A spare (first_seq 0: not assigned yet) is named SpareFileName(id) until
+  // Activate.
   static absl::StatusOr<std::shared_ptr<Segment>> Create(
       FileSystem* fs, const std::string& dir, uint32_t id, uint64_t first_seq,
       uint64_t size, uint64_t now_ns);
 
-  // Opens and maps an existing segment file. The header is decoded but not
-  // validated here: header_status() tells whether it was sound.
+  // Opens and maps an existing segment file (a spare if `spare`). The header
+  // is decoded but not validated here: header_status() tells whether it was
+  // sound.
   static absl::StatusOr<std::shared_ptr<Segment>> Open(FileSystem* fs,
                                                        const std::string& dir,
-                                                       uint32_t id);
+                                                       uint32_t id,
+                                                       bool spare = false);
+
+  // Turns a spare into the segment starting at first_seq: renames it to its
+  // segment name and writes its header into the mapping. Nothing is synced:
+  // until the header reaches the disk, recovery derives first_seq from the
+  // previous segment.
+  absl::Status Activate(uint64_t first_seq, uint64_t now_ns);
 
   ~Segment();
   Segment(const Segment&) = delete;
@@ -79,11 +91,12 @@ class Segment {
   SequenceIndex& index() { return index_; }
 
  private:
-  Segment(FileSystem* fs, std::string path, uint32_t id,
+  Segment(FileSystem* fs, std::string dir, std::string path, uint32_t id,
           std::unique_ptr<File> file, std::unique_ptr<MappedRegion> region);
 
   FileSystem* const fs_;
-  const std::string path_;
+  const std::string dir_;
+  std::string path_;  // changes only in Activate, before the segment is shared
   const uint32_t id_;
   std::unique_ptr<File> file_;
   std::unique_ptr<MappedRegion> region_;

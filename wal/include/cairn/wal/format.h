@@ -98,7 +98,7 @@ enum class FrameError {
   kBadLength,  // length too small to hold a record header
   kBadTrailer, // the trailer canary is missing (torn write)
   kBadCrc,     // checksum mismatch
-  kBadSequence // valid frame, but not the sequence number expected
+  kBadSequence // not the sequence expected, 0, or wrapping past 2^64
 };
 const char* FrameErrorName(FrameError e);
 

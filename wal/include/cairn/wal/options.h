@@ -59,6 +59,10 @@ struct Options {
   uint64_t max_group_bytes = 1ull << 20;
   // Spacing of the in-memory sequence index, in bytes of log.
   uint64_t index_interval = 4096;
+  // The background thread creates the next segment ahead of need, so that
+  // rotating only renames a file (creating one, with its fallocate and
+  // fsyncs, can take tens of milliseconds). false: rotation creates it.
+  bool prepare_next_segment = true;
   // A background thread keeps this many bytes ahead of the write position
   // faulted in (MappedRegion::Prefault), so that appends do not pay for page
   // faults. 0 disables it.
