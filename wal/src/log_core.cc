@@ -44,7 +44,7 @@ void LogCore::StopThreads() {
     prefault_cv_.notify_all();
   }
   if (bg_thread_.joinable()) bg_thread_.join();
-  if (prefault_thread_.joinable()) prefault_thread_.join();
+  if (prepare_thread_.joinable()) prepare_thread_.join();
 }
 
 uint64_t LogCore::NowNs() const {
@@ -194,7 +194,7 @@ void LogCore::PublishLocked(size_t n, uint64_t end, bool synced) {
 }
 
 void LogCore::RequestPrefaultLocked() {
-  if (options_.prefault_bytes > 0 && !prefault_requested_ &&
+  if (options_.prefault_bytes > 0 && !prefault_requested_ && active_ &&
       written_end_ + options_.prefault_bytes / 2 > prefault_end_ &&
       prefault_end_ < options_.segment_size) {
     prefault_requested_ = true;
@@ -202,11 +202,22 @@ void LogCore::RequestPrefaultLocked() {
   }
 }
 
-void LogCore::PrefaultLoop() {
+void LogCore::PrepareLoop() {
   std::lock_guard<std::mutex> l(mu_);
+  const bool want_spare = options_.prepare_next_segment;
+  bool spare_failed = false;  // retry only after a wait
   while (!bg_stop_) {
+    if (want_spare && spare_ == nullptr && !spare_failed) {
+      absl::Status s = MakeSpareLocked();
+      spare_failed = !s.ok();
+      if (spare_failed && options_.listener != nullptr) {
+        options_.listener->OnBackgroundError(s);
+      }
+      continue;
+    }
     if (!prefault_requested_) {
-      WaitLocked(prefault_cv_);
+      WaitUntilLocked(prefault_cv_, absl::Now() + absl::Seconds(1));
+      spare_failed = false;
       continue;
     }
     prefault_requested_ = false;
@@ -325,7 +336,8 @@ absl::Status LogCore::RotateLocked() {
   // Retention runs in the background thread once the retired segment is
   // sealed, not here on the write path.
   if (active_ != nullptr) RetireActiveLocked();
-  bg_cv_.notify_one();  // for the seal, and for a new spare
+  prefault_cv_.notify_one();  // for a new spare
+  while (spare_ == nullptr && making_spare_) WaitLocked(spare_cv_);
   if (spare_ != nullptr) {
     std::shared_ptr<Segment> seg = std::move(spare_);
     spare_.reset();
@@ -356,12 +368,12 @@ void LogCore::RetireActiveLocked() {
   unsealed_.push_back(std::move(active_));
   active_.reset();
   unsynced_bytes_ = 0;
-  bg_cv_.notify_one();
+  bg_cv_.notify_one();  // for the seal
 }
 
-absl::Status LogCore::SealPendingLocked() {
+absl::Status LogCore::SealPendingLocked(size_t max_segments) {
   while (sealing_) WaitLocked(seal_cv_);
-  while (!unsealed_.empty()) {
+  for (size_t n = 0; n < max_segments && !unsealed_.empty(); ++n) {
     std::shared_ptr<Segment> seg = unsealed_.front();
     const uint64_t end = seg->header().write_offset;
     // The next segment's header names its first sequence; it must be on disk
@@ -426,6 +438,7 @@ void LogCore::InstallActiveLocked(std::shared_ptr<Segment> seg,
 absl::Status LogCore::MakeSpareLocked() {
   const uint32_t id = next_segment_id_++;
   const uint64_t now = NowNs();
+  making_spare_ = true;
   mu_.unlock();
   absl::StatusOr<std::shared_ptr<Segment>> seg = Segment::Create(
       options_.fs, dir_, id, /*first_seq=*/0, options_.segment_size, now);
@@ -436,6 +449,8 @@ absl::Status LogCore::MakeSpareLocked() {
         .IgnoreError();  // a hint; the prefault thread catches up anyway
   }
   mu_.lock();
+  making_spare_ = false;
+  spare_cv_.notify_all();
   if (!seg.ok()) return seg.status();
   if (!segments_.empty() && id < segments_.rbegin()->first) {
     (*seg)->MarkObsolete();  // overtaken by a rotation; try again
@@ -447,48 +462,44 @@ absl::Status LogCore::MakeSpareLocked() {
 
 void LogCore::BackgroundLoop() {
   std::lock_guard<std::mutex> l(mu_);
-  // After a failure, retry only after the usual wait.
-  bool seal_failed = false;
-  bool spare_failed = false;
-  const bool want_spare = options_.prepare_next_segment;
+  const bool periodic = options_.sync_mode == SyncMode::kPeriodic;
+  const bool age_rule = options_.retain_age > absl::ZeroDuration();
+  absl::Time next_sync = absl::Now() + options_.sync_interval;
+  absl::Time next_age_check = absl::Now() + absl::Seconds(1);
+  bool seal_failed = false;  // then retry only after a wait
   while (!bg_stop_) {
-    absl::Duration wait = absl::Seconds(1);
-    if (options_.sync_mode == SyncMode::kPeriodic) {
-      wait = options_.sync_interval;
+    const absl::Time now = absl::Now();
+    const bool sync_due = bg_sync_requested_ || (periodic && now >= next_sync);
+    const bool age_due = age_rule && now >= next_age_check;
+    const bool seal_due = !unsealed_.empty() && !seal_failed;
+    if (!sync_due && !age_due && !seal_due) {
+      absl::Time until = now + absl::Seconds(1);
+      if (periodic) until = std::min(until, next_sync);
+      if (age_rule) until = std::min(until, next_age_check);
+      WaitUntilLocked(bg_cv_, until);
+      seal_failed = false;
+      continue;
     }
-    const bool work = bg_sync_requested_ ||
-                      (!unsealed_.empty() && !seal_failed) ||
-                      (want_spare && spare_ == nullptr && !spare_failed);
-    if (!work) {
-      WaitUntilLocked(bg_cv_, absl::Now() + wait);
-      seal_failed = spare_failed = false;
-    }
-    if (bg_stop_) break;
-    bool retention_due = options_.retain_age > absl::ZeroDuration();
-    if (!unsealed_.empty()) {
-      absl::Status s = SealPendingLocked();
+    bool retention_due = age_due;
+    if (seal_due) {
+      // One segment per round, so that a periodic sync is not held up by a
+      // long backlog.
+      absl::Status s = SealPendingLocked(/*max_segments=*/1);
       seal_failed = !s.ok();
       if (seal_failed && options_.listener != nullptr) {
         options_.listener->OnBackgroundError(s);
       }
       retention_due = true;  // what was unsealed may go now
     }
-    if (want_spare && spare_ == nullptr && !bg_stop_) {
-      absl::Status s = MakeSpareLocked();
-      spare_failed = !s.ok();
-      if (spare_failed && options_.listener != nullptr) {
-        options_.listener->OnBackgroundError(s);
-      }
-    }
-    const bool sync = options_.sync_mode == SyncMode::kPeriodic ||
-                      bg_sync_requested_;
-    bg_sync_requested_ = false;
-    if (sync) {
+    if (sync_due) {
+      bg_sync_requested_ = false;
+      next_sync = now + options_.sync_interval;
       if (absl::Status s = SyncPublishedLocked();
           !s.ok() && options_.listener != nullptr) {
         options_.listener->OnBackgroundError(s);
       }
     }
+    if (age_due) next_age_check = now + absl::Seconds(1);
     if (retention_due) {
       mu_.unlock();
       absl::Status s = RunRetention(/*seal_first=*/false);

@@ -25,6 +25,7 @@
 #define CAIRN_WAL_SRC_LOG_CORE_H_
 
 #include <atomic>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
@@ -103,7 +104,8 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   // then writes and syncs its sealed header. Releases mu_ during the I/O.
   // Every durable sync calls this first, so what is durable is always a
   // prefix of the log.
-  absl::Status SealPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SealPendingLocked(size_t max_segments = SIZE_MAX)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CreateActiveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes seg the active segment, empty, faulted in below prefault_end.
   void InstallActiveLocked(std::shared_ptr<Segment> seg, uint64_t prefault_end)
@@ -127,8 +129,9 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   bool WaitUntilLocked(std::condition_variable& cv, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void BackgroundLoop();
-  // Keeps the active segment faulted in ahead of written_end_.
-  void PrefaultLoop();
+  // The preparer thread: keeps a spare segment ready and the active segment
+  // faulted in ahead of written_end_.
+  void PrepareLoop();
   void RequestPrefaultLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StopThreads();
   uint64_t NowNs() const;
@@ -197,6 +200,10 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   // background thread (creating one costs tens of milliseconds of fallocate
   // and fsync); rotation only renames it.
   std::shared_ptr<Segment> spare_ ABSL_GUARDED_BY(mu_);
+  // The background thread is creating the spare; rotation waits for it
+  // (spare_cv_) rather than allocate a second segment alongside.
+  bool making_spare_ ABSL_GUARDED_BY(mu_) = false;
+  std::condition_variable spare_cv_;
   // Null after a failed rotation, until the next append creates one.
   std::shared_ptr<Segment> active_ ABSL_GUARDED_BY(mu_);
   uint32_t next_segment_id_ ABSL_GUARDED_BY(mu_) = 1;
@@ -228,7 +235,7 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
       ABSL_GUARDED_BY(mu_);
   std::atomic<bool> closed_flag_{false};  // closed_, readable without mu_
   std::thread bg_thread_;
-  std::thread prefault_thread_;
+  std::thread prepare_thread_;
 };
 
 }  // namespace cairn::wal

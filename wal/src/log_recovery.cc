@@ -219,9 +219,9 @@ absl::Status LogCore::Open() {
   UpdateFirstSeqLocked();
 
   bg_thread_ = std::thread([this] { BackgroundLoop(); });
-  if (options_.prefault_bytes > 0) {
+  if (options_.prefault_bytes > 0 || options_.prepare_next_segment) {
     prefault_end_ = written_end_;
-    prefault_thread_ = std::thread([this] { PrefaultLoop(); });
+    prepare_thread_ = std::thread([this] { PrepareLoop(); });
     RequestPrefaultLocked();
   }
   return absl::OkStatus();

@@ -66,7 +66,7 @@ struct Options {
   // A background thread keeps this many bytes ahead of the write position
   // faulted in (MappedRegion::Prefault), so that appends do not pay for page
   // faults. 0 disables it.
-  uint64_t prefault_bytes = 2ull << 20;
+  uint64_t prefault_bytes = 8ull << 20;
 
   // Tail retention, on top of the owner's "deletable below" watermark: a
   // segment the watermark allows to go is still kept while deleting it would
