@@ -247,8 +247,10 @@ ScanResult CheckDecoders(const char* image, uint64_t first_seq,
 
   // FindValidFrame from the first frame finds it iff it decodes.
   const uint64_t found = FindValidFrame(image, size, kSegmentHeaderSize);
+  FrameView first;
   const bool first_decodes =
-      scan.records > 0 || scan.stop == FrameError::kBadSequence;
+      DecodeFrame(image + kSegmentHeaderSize, size - kSegmentHeaderSize,
+                  &first) == FrameError::kNone;
   FUZZ_CHECK((found == kSegmentHeaderSize) == first_decodes,
              "FindValidFrame found %lu; first frame decodes: %d", found,
              first_decodes);
@@ -529,6 +531,11 @@ void FuzzOne(const uint8_t* data, size_t size) {
   const auto mode = static_cast<HeaderMode>((control >> 1) & 3);
   const bool structured = (control & 8) != 0;
   const bool damage_header = (control & 16) != 0;
+  if (structured) {
+    // Records a writer can produce: sequences start at 1 and never wrap
+    // (a frame whose sequence is 0 or wraps past 2^64 is invalid).
+    first_seq = 1 + first_seq % (uint64_t{1} << 48);
+  }
 
   // Exactly kImageSize bytes, so ASan sees any read past the segment.
   auto image = std::make_unique<char[]>(kImageSize);
