@@ -119,7 +119,8 @@ struct ScanResult {
 
 // Scans frames of the segment image [data, data + size) from `offset`,
 // expecting the first record to start at `expected_seq`. Each valid record is
-// passed to on_record (may be null) with its offset. Stops at the first
+// passed to on_record(offset, frame) (pass a no-op lambda to ignore them).
+// Stops at the first
 // frame that is not valid or not in sequence; then looks for any valid frame
 // further on to fill valid_frame_after.
 template <typename F>
@@ -127,7 +128,8 @@ ScanResult ScanFrames(const char* data, size_t size, uint64_t offset,
                       uint64_t expected_seq, F&& on_record);
 
 // Finds the first 8-byte-aligned offset in [from, size) holding a frame that
-// decodes cleanly (any sequence), or 0 if none.
+// decodes cleanly (any valid sequence), or 0 if none (0 is inside the
+// segment header, never a frame).
 uint64_t FindValidFrame(const char* data, size_t size, uint64_t from);
 
 template <typename F>

@@ -70,13 +70,13 @@ struct Options {
 
   // Tail retention, on top of the owner's "deletable below" watermark: a
   // segment the watermark allows to go is still kept while deleting it would
-  // leave less than retain_bytes of log, or while it is younger than
-  // retain_age (0 disables either rule).
+  // leave less than retain_bytes of log (counted as segment file sizes), or
+  // while it is younger than retain_age (0 disables either rule).
   uint64_t retain_bytes = 0;
   absl::Duration retain_age = absl::ZeroDuration();
   // Segments holding sequences at or above the retention hold (see
-  // Log::SetRetentionHold) are kept, unless the log has grown beyond
-  // max_hold_bytes (0: no cap), when the oldest go first anyway.
+  // Log::SetRetentionHold) are kept, unless the log's segment files add up
+  // to more than max_hold_bytes (0: no cap), when the oldest go first anyway.
   uint64_t max_hold_bytes = 0;
 
   LogListener* listener = nullptr;  // not owned; may be null
@@ -106,10 +106,10 @@ struct LogStats {
 struct RecoveryReport {
   uint32_t segments = 0;
   uint64_t records_scanned = 0;   // in the segment(s) scanned at open
-  // A torn or unsynced tail that was cut off, and how many bytes of it were
-  // not zero.
+  // A torn or unsynced tail that was cut off: where, and how many bytes from
+  // there to the last non-zero byte were zeroed.
   bool truncated_tail = false;
-  uint64_t truncated_at = 0;       // offset in the last segment
+  uint64_t truncated_at = 0;       // offset in the segment that was cut
   uint64_t truncated_bytes = 0;
   // Valid-looking frames found after the cut. They lie beyond what was known
   // durable, so they were unsynced writes the crash tore apart; they are
