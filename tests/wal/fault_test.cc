@@ -120,7 +120,13 @@ class RotationFaultTest : public FaultTest,
 // the log carries on, and a reopen shows exactly the successful records.
 TEST_P(RotationFaultTest, FailedRotationLosesNothing) {
   const FaultCase fault = GetParam();
-  const Options options = FaultOptions(fault.mode);
+  Options options = FaultOptions(fault.mode);
+  // The rotation creates the next segment itself, so that every file
+  // operation of a creation happens on the append's path. (With spares, the
+  // preparer thread makes them ahead; its failures are reported through the
+  // listener and the rotation falls back to this path: see
+  // deferred_seal_test.)
+  options.prepare_next_segment = false;
   ASSERT_OK_AND_ASSIGN(auto log, Log::Open(options, dir_));
   FillActiveSegment(log.get());
   const uint64_t last_ok = log->LastSequence();
@@ -182,7 +188,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         FaultCase{FsOp::kWrite, false}, FaultCase{FsOp::kWrite, true},
         FaultCase{FsOp::kSync, false}, FaultCase{FsOp::kSync, true},
-        FaultCase{FsOp::kMapSync, false}, FaultCase{FsOp::kMapSync, true},
+        // No kMapSync in kNone mode: there a rotation syncs nothing (the
+        // seal is deferred; deferred_seal_test covers its failures).
         FaultCase{FsOp::kRename, false}, FaultCase{FsOp::kRename, true},
         FaultCase{FsOp::kAllocate, false}, FaultCase{FsOp::kAllocate, true},
         FaultCase{FsOp::kSyncDir, false}, FaultCase{FsOp::kOpen, false},
