@@ -192,8 +192,7 @@ TEST_F(DeferredSealTest, TornSegmentFollowedByDurableRecordsIsDataLoss) {
   h.flags = kFlagActive;
   h.write_offset = kSegmentHeaderSize;
   EncodeSegmentHeader(h, img.data());
-  std::fill(img.begin() + segs[0].used - 128, img.begin() + segs[0].used,
-            '\0');
+  std::fill(img.begin() + segs[0].used - 128, img.begin() + segs[0].used, '\0');
   test_util::WriteFileBytes(segs[0].path, img);
 
   absl::StatusOr<std::unique_ptr<Log>> log = Log::Open(options, dir_);

@@ -542,9 +542,8 @@ TEST_F(FaultInjectionFileSystemTest, KeepTornPrefix) {
   // Different seeds tear at different sector boundaries.
   EXPECT_GT(cuts.size(), 5u);
   // Including strictly inside the changed range [1000, 5096).
-  EXPECT_TRUE(std::any_of(cuts.begin(), cuts.end(), [](size_t cut) {
-    return cut > 1000 && cut < 5096;
-  }));
+  EXPECT_TRUE(std::any_of(cuts.begin(), cuts.end(),
+                          [](size_t cut) { return cut > 1000 && cut < 5096; }));
 }
 
 TEST_F(FaultInjectionFileSystemTest, KeepTornPrefixLeavesSyncedFilesAlone) {

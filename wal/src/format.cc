@@ -28,6 +28,16 @@ void EncodeSegmentHeader(const SegmentHeader& h, char* dst) {
   EncodeFixed32(dst + 60, crc32c::Mask(crc32c::Value(dst, 60)));
 }
 
+SegmentHeader HeaderForEnd(SegmentHeader h, uint64_t end, uint32_t count,
+                           uint64_t last_seq, uint32_t flags, uint64_t now_ns) {
+  h.write_offset = end;
+  h.entry_count = count;
+  h.last_seq = last_seq;
+  h.flags = flags;
+  h.modified_ns = now_ns;
+  return h;
+}
+
 absl::Status DecodeSegmentHeader(const char* src, SegmentHeader* h) {
   if (DecodeFixed32(src) != kSegmentMagic) {
     return absl::DataLossError("segment header: bad magic number");

@@ -31,7 +31,8 @@ absl::StatusOr<Position> Log::Find(uint64_t seq) const {
   return core_->Find(seq);
 }
 
-absl::StatusOr<std::unique_ptr<Reader>> Log::NewReader(uint64_t from_seq) const {
+absl::StatusOr<std::unique_ptr<Reader>> Log::NewReader(
+    uint64_t from_seq) const {
   return core_->NewReader(from_seq);
 }
 

@@ -164,8 +164,7 @@ void LogCore::LeadGroupLocked(Writer* leader) {
   }
   PublishLocked(group.size(), end, sync);
   if (sync) {
-    MarkSyncedLocked(seg.get(), end, published_count_, published_seq_,
-                     epoch());
+    MarkSyncedLocked(seg.get(), end, published_count_, published_seq_, epoch());
   }
   FinishWritersLocked(group.size(), absl::OkStatus());
 }
@@ -298,12 +297,8 @@ void LogCore::MarkSyncedLocked(Segment* seg, uint64_t end, uint32_t count,
   synced_end_ = end;
   // The header may only claim what is already durable; it reaches the disk
   // with the next sync.
-  SegmentHeader h = seg->header();
-  h.write_offset = end;
-  h.entry_count = count;
-  h.last_seq = last_seq;
-  h.modified_ns = NowNs();
-  seg->WriteHeader(h);
+  seg->WriteHeader(HeaderForEnd(seg->header(), end, count, last_seq,
+                                seg->header().flags, NowNs()));
 }
 
 absl::Status LogCore::SyncPublishedLocked() {
@@ -357,13 +352,8 @@ absl::Status LogCore::RotateLocked() {
 
 void LogCore::RetireActiveLocked() {
   Segment* seg = active_.get();
-  SegmentHeader h = seg->header();
-  h.write_offset = published_end_;
-  h.entry_count = published_count_;
-  h.last_seq = published_seq_;
-  h.flags = kFlagSealed;
-  h.modified_ns = NowNs();
-  seg->set_header(h);
+  seg->set_header(HeaderForEnd(seg->header(), published_end_, published_count_,
+                               published_seq_, kFlagSealed, NowNs()));
   seg->index().set_covered_end(published_end_);
   unsealed_.push_back(std::move(active_));
   active_.reset();
@@ -413,9 +403,8 @@ absl::Status LogCore::SealPendingLocked(size_t max_segments) {
 
 absl::Status LogCore::CreateActiveLocked() {
   const uint32_t id = next_segment_id_++;
-  absl::StatusOr<std::shared_ptr<Segment>> seg =
-      Segment::Create(options_.fs, dir_, id, next_seq_, options_.segment_size,
-                      NowNs());
+  absl::StatusOr<std::shared_ptr<Segment>> seg = Segment::Create(
+      options_.fs, dir_, id, next_seq_, options_.segment_size, NowNs());
   if (!seg.ok()) return seg.status();
   InstallActiveLocked(*std::move(seg), kSegmentHeaderSize);
   return absl::OkStatus();
@@ -443,9 +432,10 @@ absl::Status LogCore::MakeSpareLocked() {
   absl::StatusOr<std::shared_ptr<Segment>> seg = Segment::Create(
       options_.fs, dir_, id, /*first_seq=*/0, options_.segment_size, now);
   if (seg.ok() && options_.prefault_bytes > 0) {
-    (*seg)->Prefault(kSegmentHeaderSize,
-                     std::min((*seg)->size(),
-                              kSegmentHeaderSize + options_.prefault_bytes))
+    (*seg)
+        ->Prefault(kSegmentHeaderSize,
+                   std::min((*seg)->size(),
+                            kSegmentHeaderSize + options_.prefault_bytes))
         .IgnoreError();  // a hint; the prefault thread catches up anyway
   }
   mu_.lock();

@@ -25,20 +25,19 @@
 #define CAIRN_WAL_SRC_LOG_CORE_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include <condition_variable>
-#include <mutex>
-
-#include "absl/base/thread_annotations.h"
 #include "cairn/wal/log.h"
 #include "cairn/wal/options.h"
 #include "cairn/wal/reader.h"
@@ -184,7 +183,8 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   mutable std::mutex mu_;
   // Serializes retention passes; taken before mu_, never while holding it.
   std::mutex retention_mu_;
-  std::condition_variable data_cv_;  // published data, close, truncation, cancel
+  std::condition_variable
+      data_cv_;  // published data, close, truncation, cancel
   std::condition_variable bg_cv_;
   std::condition_variable idle_cv_;  // the writer queue became empty
   std::condition_variable prefault_cv_;
@@ -231,8 +231,7 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   std::atomic<uint64_t> epoch_{0};
   // (epoch, seq) of every truncation: a reader that last looked at epoch e
   // is invalid if it is past the lowest seq cut since e.
-  std::vector<std::pair<uint64_t, uint64_t>> truncations_
-      ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<uint64_t, uint64_t>> truncations_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> closed_flag_{false};  // closed_, readable without mu_
   std::thread bg_thread_;
   std::thread prepare_thread_;

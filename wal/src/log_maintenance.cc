@@ -19,8 +19,9 @@ uint64_t LogCore::SegmentLastSeqLocked(const Segment* seg) const {
 }
 
 void LogCore::UpdateFirstSeqLocked() {
-  first_seq_ = segments_.empty() ? next_seq_
-                                 : segments_.begin()->second->header().first_seq;
+  first_seq_ = segments_.empty()
+                   ? next_seq_
+                   : segments_.begin()->second->header().first_seq;
 }
 
 absl::StatusOr<std::pair<std::shared_ptr<Segment>, uint64_t>>
@@ -32,9 +33,9 @@ LogCore::SegmentForLocked(uint64_t seq) const {
         seq, first_seq_));
   }
   if (seq > published_seq_) {
-    return absl::OutOfRangeError(absl::StrFormat(
-        "sequence %d is beyond the last committed sequence %d", seq,
-        published_seq_));
+    return absl::OutOfRangeError(
+        absl::StrFormat("sequence %d is beyond the last committed sequence %d",
+                        seq, published_seq_));
   }
   for (auto it = segments_.rbegin(); it != segments_.rend(); ++it) {
     if (it->second->header().first_seq <= seq) {
@@ -68,9 +69,9 @@ absl::StatusOr<uint64_t> LogCore::LocateInSegment(Segment* seg, uint64_t limit,
       err = FrameError::kBadSequence;
     }
     if (err != FrameError::kNone) {
-      return absl::DataLossError(absl::StrFormat(
-          "WAL segment %s offset %d: %s", seg->path(), offset,
-          FrameErrorName(err)));
+      return absl::DataLossError(absl::StrFormat("WAL segment %s offset %d: %s",
+                                                 seg->path(), offset,
+                                                 FrameErrorName(err)));
     }
     if (seq < f.first_seq + f.seq_count) return offset;
     offset += f.size;
@@ -272,9 +273,9 @@ absl::Status LogCore::TruncateAfter(uint64_t seq) {
 
 absl::Status LogCore::TruncateAfterLocked(uint64_t seq) {
   if (seq > published_seq_) {
-    return absl::OutOfRangeError(absl::StrFormat(
-        "seq: %d is beyond the last sequence in the WAL (%d)", seq,
-        published_seq_));
+    return absl::OutOfRangeError(
+        absl::StrFormat("seq: %d is beyond the last sequence in the WAL (%d)",
+                        seq, published_seq_));
   }
   if (seq == published_seq_) return absl::OkStatus();
   // Retired segments reach their sealed state on disk first, so that the
@@ -304,9 +305,9 @@ absl::Status LogCore::TruncateAfterLocked(uint64_t seq) {
     FrameView f;
     FrameError err = DecodeFrame(target->data() + cut, end - cut, &f);
     if (err != FrameError::kNone) {
-      return absl::DataLossError(absl::StrFormat(
-          "WAL segment %s offset %d: %s", target->path(), cut,
-          FrameErrorName(err)));
+      return absl::DataLossError(absl::StrFormat("WAL segment %s offset %d: %s",
+                                                 target->path(), cut,
+                                                 FrameErrorName(err)));
     }
     if (seq + 1 < f.first_seq + f.seq_count) {
       return absl::InvalidArgumentError(absl::StrFormat(
@@ -334,13 +335,8 @@ absl::Status LogCore::TruncateAfterLocked(uint64_t seq) {
   // claiming them.
   std::memset(target->data() + cut, 0, end - cut);
   if (absl::Status s = target->Sync(end); !s.ok()) return s;
-  SegmentHeader h = target->header();
-  h.write_offset = cut;
-  h.last_seq = seq;
-  h.entry_count = count;
-  h.flags = kFlagActive;
-  h.modified_ns = NowNs();
-  target->WriteHeader(h);
+  target->WriteHeader(
+      HeaderForEnd(target->header(), cut, count, seq, kFlagActive, NowNs()));
   if (absl::Status s = target->Sync(kSegmentHeaderSize); !s.ok()) return s;
   target->index().TruncateFrom(cut);
 

@@ -65,9 +65,9 @@ absl::Status LogCore::ValidateOptions() const {
   }
   if (options_.segment_size < kMinSegmentSize ||
       options_.segment_size > (uint64_t{1} << 32)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "segment_size: %d is outside [%d, 4 GiB]", options_.segment_size,
-        kMinSegmentSize));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("segment_size: %d is outside [%d, 4 GiB]",
+                        options_.segment_size, kMinSegmentSize));
   }
   if (options_.first_sequence == 0) {
     return absl::InvalidArgumentError("first_sequence: must be at least 1");
@@ -167,8 +167,8 @@ absl::Status LogCore::Open() {
       return absl::DataLossError(absl::StrFormat(
           "WAL segment %s: %s", seg->path(), seg->header_status().message()));
     }
-    const bool sealed = seg->header_status().ok() &&
-                        (seg->header().flags & kFlagSealed) != 0;
+    const bool sealed =
+        seg->header_status().ok() && (seg->header().flags & kFlagSealed) != 0;
     if (!last && sealed) {
       if (absl::Status s = CheckSealedSegment(*seg, prev); !s.ok()) return s;
       if (seg->header().first_seq == 0) {
@@ -267,8 +267,7 @@ absl::StatusOr<bool> LogCore::RecoverSegment(
     FrameView first;
     if (prev != nullptr) {
       h.first_seq = prev->header().last_seq + 1;
-    } else if (DecodeFrame(data + kSegmentHeaderSize,
-                           size - kSegmentHeaderSize,
+    } else if (DecodeFrame(data + kSegmentHeaderSize, size - kSegmentHeaderSize,
                            &first) == FrameError::kNone) {
       h.first_seq = first.first_seq;
     } else {
@@ -291,11 +290,10 @@ absl::StatusOr<bool> LogCore::RecoverSegment(
 
   SequenceIndex& index = seg->index();
   const uint64_t interval = options_.index_interval;
-  ScanResult scan =
-      ScanFrames(data, size, kSegmentHeaderSize, h.first_seq,
-                 [&](uint64_t offset, const FrameView& f) {
-                   index.MaybeAdd(f.first_seq, offset, interval);
-                 });
+  ScanResult scan = ScanFrames(data, size, kSegmentHeaderSize, h.first_seq,
+                               [&](uint64_t offset, const FrameView& f) {
+                                 index.MaybeAdd(f.first_seq, offset, interval);
+                               });
   report_.records_scanned += scan.records;
   if (scan.end_offset < h.write_offset) {
     // Below the durable end every frame was synced: this is corruption, not
@@ -308,7 +306,8 @@ absl::StatusOr<bool> LogCore::RecoverSegment(
   }
   // A retired segment is complete when its records reach the first sequence
   // of the next segment.
-  const bool complete = next != nullptr && StartSequence(*next) == scan.next_seq;
+  const bool complete =
+      next != nullptr && StartSequence(*next) == scan.next_seq;
 
   // Everything after the last valid frame must be zero, so that stale bytes
   // can never be read as records later.
@@ -323,21 +322,18 @@ absl::StatusOr<bool> LogCore::RecoverSegment(
   }
 
   const bool sealed =
-      complete || ((h.flags & kFlagSealed) != 0 &&
-                   scan.end_offset == h.write_offset &&
-                   dirty_end == scan.end_offset && !report_.rebuilt_header);
+      complete ||
+      ((h.flags & kFlagSealed) != 0 && scan.end_offset == h.write_offset &&
+       dirty_end == scan.end_offset && !report_.rebuilt_header);
   // Make what survived durable before anything is appended after it, then
   // the header that says so.
   if (absl::Status s = seg->Sync(std::max(dirty_end, scan.end_offset));
       !s.ok()) {
     return s;
   }
-  h.write_offset = scan.end_offset;
-  h.last_seq = scan.next_seq - 1;
-  h.entry_count = scan.records;
-  h.flags = sealed ? kFlagSealed : kFlagActive;
-  h.modified_ns = NowNs();
-  seg->WriteHeader(h);
+  seg->WriteHeader(HeaderForEnd(h, scan.end_offset, scan.records,
+                                scan.next_seq - 1,
+                                sealed ? kFlagSealed : kFlagActive, NowNs()));
   if (absl::Status s = seg->Sync(kSegmentHeaderSize); !s.ok()) return s;
   index.set_covered_end(scan.end_offset);
 

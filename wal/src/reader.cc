@@ -56,9 +56,9 @@ absl::StatusOr<Record> Reader::Next(absl::Time deadline) {
     absl::StatusOr<bool> more = core_->RefreshReader(this, deadline);
     if (!more.ok()) return more.status();
     if (!*more) {
-      return absl::DeadlineExceededError(absl::StrFormat(
-          "no WAL record after sequence %d before the deadline",
-          next_seq_ - 1));
+      return absl::DeadlineExceededError(
+          absl::StrFormat("no WAL record after sequence %d before the deadline",
+                          next_seq_ - 1));
     }
   }
 }

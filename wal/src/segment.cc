@@ -34,8 +34,8 @@ bool ParseSegmentFileName(std::string_view name, uint32_t* id, bool* spare) {
   return true;
 }
 
-Segment::Segment(FileSystem* fs, std::string dir, std::string path,
-                 uint32_t id, std::unique_ptr<File> file,
+Segment::Segment(FileSystem* fs, std::string dir, std::string path, uint32_t id,
+                 std::unique_ptr<File> file,
                  std::unique_ptr<MappedRegion> region)
     : fs_(fs),
       dir_(std::move(dir)),
@@ -119,16 +119,15 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(FileSystem* fs,
   absl::StatusOr<uint64_t> size = (*f)->Size();
   if (!size.ok()) return size.status();
   if (*size < kMinSegmentSize) {
-    return absl::DataLossError(absl::StrCat(
-        "segment ", path, " is ", *size, " bytes, less than the minimum ",
-        kMinSegmentSize));
+    return absl::DataLossError(absl::StrCat("segment ", path, " is ", *size,
+                                            " bytes, less than the minimum ",
+                                            kMinSegmentSize));
   }
   absl::StatusOr<std::unique_ptr<MappedRegion>> region =
       (*f)->Map(0, *size, /*writable=*/true);
   if (!region.ok()) return region.status();
-  return std::shared_ptr<Segment>(new Segment(fs, dir, std::move(path), id,
-                                              std::move(*f),
-                                              std::move(*region)));
+  return std::shared_ptr<Segment>(new Segment(
+      fs, dir, std::move(path), id, std::move(*f), std::move(*region)));
 }
 
 absl::Status Segment::Activate(uint64_t first_seq, uint64_t now_ns) {

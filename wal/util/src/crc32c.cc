@@ -30,7 +30,8 @@ constexpr Table MakeSlicingTable() {
     t[0][i] = c;
   }
   for (uint32_t i = 0; i < 256; ++i) {
-    for (int s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xff];
+    for (int s = 1; s < 8; ++s)
+      t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xff];
   }
   return t;
 }
@@ -54,8 +55,8 @@ constexpr uint32_t MultModP(uint32_t a, uint32_t b) {
 
 // x^(8n) mod P.
 constexpr uint32_t XPow8N(uint64_t n) {
-  uint32_t result = 1u << 31;   // x^0
-  uint32_t square = 1u << 23;   // x^8
+  uint32_t result = 1u << 31;  // x^0
+  uint32_t square = 1u << 23;  // x^8
   while (n != 0) {
     if (n & 1) result = MultModP(square, result);
     square = MultModP(square, square);
@@ -85,8 +86,8 @@ constexpr ShiftTable kLongShift = MakeShiftTable(kLongBlock);
 constexpr ShiftTable kShortShift = MakeShiftTable(kShortBlock);
 
 inline uint32_t Shift(const ShiftTable& t, uint32_t crc) {
-  return t[0][crc & 0xff] ^ t[1][(crc >> 8) & 0xff] ^
-         t[2][(crc >> 16) & 0xff] ^ t[3][crc >> 24];
+  return t[0][crc & 0xff] ^ t[1][(crc >> 8) & 0xff] ^ t[2][(crc >> 16) & 0xff] ^
+         t[3][crc >> 24];
 }
 
 inline uint64_t Load64(const char* p) {
@@ -123,8 +124,8 @@ __attribute__((target("sse4.2"))) uint64_t ThreeStreams(
 }
 
 __attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t init,
-                                                        const char* p,
-                                                        size_t n) {
+                                                       const char* p,
+                                                       size_t n) {
   // Unaligned 8-byte loads cost nothing extra on x86-64: no alignment prologue.
   uint64_t c0 = ~init;
   c0 = ThreeStreams(c0, &p, &n, kLongBlock, kLongShift);

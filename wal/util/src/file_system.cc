@@ -2,7 +2,6 @@
 
 #include <string>
 
-
 namespace cairn {
 
 std::string JoinPath(std::string_view dir, std::string_view name) {

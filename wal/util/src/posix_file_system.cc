@@ -20,8 +20,7 @@
 namespace cairn {
 namespace {
 
-absl::Status ErrnoStatus(const char* what, const std::string& path,
-                         int err) {
+absl::Status ErrnoStatus(const char* what, const std::string& path, int err) {
   return absl::ErrnoToStatus(err, absl::StrCat(what, " ", path));
 }
 
@@ -92,8 +91,8 @@ class PosixFile final : public File {
   absl::Status WriteAt(uint64_t offset, std::string_view data) override {
     size_t done = 0;
     while (done < data.size()) {
-      ssize_t r = ::pwrite(fd_, data.data() + done, data.size() - done,
-                           offset + done);
+      ssize_t r =
+          ::pwrite(fd_, data.data() + done, data.size() - done, offset + done);
       if (r < 0) {
         if (errno == EINTR) continue;
         return ErrnoStatus("write", path(), errno);
@@ -140,9 +139,8 @@ class PosixFile final : public File {
                                                     bool writable) override {
     const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
     if (offset % page != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("map offset ", offset, " of ", path(),
-                       " is not page aligned"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "map offset ", offset, " of ", path(), " is not page aligned"));
     }
     if (length == 0) {
       return absl::InvalidArgumentError(
@@ -152,9 +150,9 @@ class PosixFile final : public File {
     if (!file_size.ok()) return file_size.status();
     if (offset > *file_size || length > *file_size - offset) {
       // Touching a mapping beyond the end of the file raises SIGBUS.
-      return absl::OutOfRangeError(absl::StrCat(
-          "map of [", offset, ", ", offset + length, ") outside ", path(),
-          " (", *file_size, " bytes)"));
+      return absl::OutOfRangeError(
+          absl::StrCat("map of [", offset, ", ", offset + length, ") outside ",
+                       path(), " (", *file_size, " bytes)"));
     }
     if (writable && read_only_) {
       return absl::FailedPreconditionError(
@@ -164,8 +162,8 @@ class PosixFile final : public File {
     void* p = ::mmap(nullptr, length, prot, MAP_SHARED, fd_,
                      static_cast<off_t>(offset));
     if (p == MAP_FAILED) return ErrnoStatus("mmap", path(), errno);
-    return std::unique_ptr<MappedRegion>(new PosixMappedRegion(
-        static_cast<char*>(p), length, offset, path()));
+    return std::unique_ptr<MappedRegion>(
+        new PosixMappedRegion(static_cast<char*>(p), length, offset, path()));
   }
 
   absl::Status Close() override {

@@ -35,8 +35,8 @@ inline constexpr size_t kSegmentHeaderSize = 64;
 inline constexpr uint32_t kFlagActive = 1u << 0;
 inline constexpr uint32_t kFlagSealed = 1u << 1;
 
-inline constexpr size_t kFrameHeaderSize = 8;   // crc + length
-inline constexpr size_t kRecordHeaderSize = 12; // first_seq + seq_count
+inline constexpr size_t kFrameHeaderSize = 8;    // crc + length
+inline constexpr size_t kRecordHeaderSize = 12;  // first_seq + seq_count
 inline constexpr size_t kTrailerSize = 8;
 inline constexpr uint64_t kFrameTrailer = 0x2A9F6C3B5D8E1047ull;
 inline constexpr size_t kFrameAlignment = 8;
@@ -59,6 +59,11 @@ struct SegmentHeader {
   uint32_t flags = 0;
 };
 
+// h, changed to describe frames that end at `end`: `count` records, the last
+// sequence `last_seq`, with `flags`, written at now_ns.
+SegmentHeader HeaderForEnd(SegmentHeader h, uint64_t end, uint32_t count,
+                           uint64_t last_seq, uint32_t flags, uint64_t now_ns);
+
 void EncodeSegmentHeader(const SegmentHeader& h, char* dst);
 // DataLoss if the magic, header size or CRC is wrong; FailedPrecondition for
 // an unknown version.
@@ -66,8 +71,8 @@ absl::Status DecodeSegmentHeader(const char* src, SegmentHeader* h);
 
 // Bytes a frame with this payload occupies, padding included.
 inline constexpr uint64_t FrameSize(uint64_t payload_size) {
-  uint64_t raw = kFrameHeaderSize + kRecordHeaderSize + payload_size +
-                 kTrailerSize;
+  uint64_t raw =
+      kFrameHeaderSize + kRecordHeaderSize + payload_size + kTrailerSize;
   return (raw + kFrameAlignment - 1) & ~uint64_t{kFrameAlignment - 1};
 }
 
@@ -93,12 +98,12 @@ struct FrameView {
 
 enum class FrameError {
   kNone,
-  kEnd,        // the frame header is all zeros: the clean end of the frames
-  kTruncated,  // the frame would run past the end of the segment
-  kBadLength,  // length too small to hold a record header
-  kBadTrailer, // the trailer canary is missing (torn write)
-  kBadCrc,     // checksum mismatch
-  kBadSequence // not the sequence expected, 0, or wrapping past 2^64
+  kEnd,         // the frame header is all zeros: the clean end of the frames
+  kTruncated,   // the frame would run past the end of the segment
+  kBadLength,   // length too small to hold a record header
+  kBadTrailer,  // the trailer canary is missing (torn write)
+  kBadCrc,      // checksum mismatch
+  kBadSequence  // not the sequence expected, 0, or wrapping past 2^64
 };
 const char* FrameErrorName(FrameError e);
 
@@ -108,9 +113,9 @@ FrameError DecodeFrame(const char* p, size_t available, FrameView* frame);
 
 // Result of scanning the frames of one segment image.
 struct ScanResult {
-  uint64_t end_offset = 0;     // offset after the last valid frame
-  uint64_t next_seq = 0;       // sequence after the last valid record
-  uint32_t records = 0;        // valid records found
+  uint64_t end_offset = 0;             // offset after the last valid frame
+  uint64_t next_seq = 0;               // sequence after the last valid record
+  uint32_t records = 0;                // valid records found
   FrameError stop = FrameError::kEnd;  // why the scan stopped at end_offset
   // Offset of the first valid, in-sequence-looking frame found after a bad
   // one (0 if none): evidence of corruption rather than a torn tail.

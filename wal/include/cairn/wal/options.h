@@ -51,7 +51,7 @@ struct Options {
   // in an empty segment is refused.
   uint64_t segment_size = 64ull << 20;
   SyncMode sync_mode = SyncMode::kEveryCommit;
-  uint64_t bytes_per_sync = 1ull << 20;               // for kBytes
+  uint64_t bytes_per_sync = 1ull << 20;                    // for kBytes
   absl::Duration sync_interval = absl::Milliseconds(100);  // for kPeriodic
   // Sequence number of the first record of a brand-new log.
   uint64_t first_sequence = 1;
@@ -92,24 +92,24 @@ struct AppendOptions {
 // Cumulative counters since Open.
 struct LogStats {
   uint64_t records_appended = 0;
-  uint64_t bytes_appended = 0;    // frame bytes
+  uint64_t bytes_appended = 0;  // frame bytes
   uint64_t commit_groups = 0;
   uint64_t syncs = 0;
   uint64_t sync_failures = 0;
   uint64_t segments_created = 0;
   uint64_t segments_deleted = 0;
   uint64_t live_segments = 0;
-  uint64_t live_bytes = 0;        // sizes of the segment files in the log
+  uint64_t live_bytes = 0;  // sizes of the segment files in the log
 };
 
 // What Open found and repaired.
 struct RecoveryReport {
   uint32_t segments = 0;
-  uint64_t records_scanned = 0;   // in the segment(s) scanned at open
+  uint64_t records_scanned = 0;  // in the segment(s) scanned at open
   // A torn or unsynced tail that was cut off: where, and how many bytes from
   // there to the last non-zero byte were zeroed.
   bool truncated_tail = false;
-  uint64_t truncated_at = 0;       // offset in the segment that was cut
+  uint64_t truncated_at = 0;  // offset in the segment that was cut
   uint64_t truncated_bytes = 0;
   // Valid-looking frames found after the cut. They lie beyond what was known
   // durable, so they were unsynced writes the crash tore apart; they are

@@ -71,10 +71,10 @@ class Reader {
 
   std::shared_ptr<LogCore> core_;
   std::shared_ptr<Segment> segment_;
-  uint64_t offset_;    // next frame to read in segment_
-  uint64_t limit_ = 0; // frames before this offset are committed
+  uint64_t offset_;     // next frame to read in segment_
+  uint64_t limit_ = 0;  // frames before this offset are committed
   uint64_t next_seq_;
-  uint64_t epoch_;     // the log's truncation epoch this reader has seen
+  uint64_t epoch_;        // the log's truncation epoch this reader has seen
   absl::Status failure_;  // once set (truncated past), every Next returns it
   std::atomic<bool> cancelled_{false};
 };

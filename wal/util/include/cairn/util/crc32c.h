@@ -15,7 +15,9 @@ namespace cairn::crc32c {
 uint32_t Extend(uint32_t init_crc, const char* data, size_t n);
 
 inline uint32_t Value(const char* data, size_t n) { return Extend(0, data, n); }
-inline uint32_t Value(std::string_view s) { return Extend(0, s.data(), s.size()); }
+inline uint32_t Value(std::string_view s) {
+  return Extend(0, s.data(), s.size());
+}
 
 // The portable implementation, exposed so tests can check that both paths
 // agree on the same machine.

@@ -75,7 +75,7 @@ struct FaultRule {
 };
 
 enum class PowerLossMode {
-  kDropAll,         // every unsynced byte is lost
+  kDropAll,  // every unsynced byte is lost
   // A random prefix of each file's unsynced changes survives, cut at a
   // 512-byte sector boundary (devices write a sector atomically).
   kKeepTornPrefix,
