@@ -354,7 +354,6 @@ void LogCore::RetireActiveLocked() {
   Segment* seg = active_.get();
   seg->set_header(HeaderForEnd(seg->header(), published_end_, published_count_,
                                published_seq_, kFlagSealed, NowNs()));
-  seg->index().set_covered_end(published_end_);
   unsealed_.push_back(std::move(active_));
   active_.reset();
   unsynced_bytes_ = 0;

@@ -48,15 +48,17 @@ LogCore::SegmentForLocked(uint64_t seq) const {
 absl::StatusOr<uint64_t> LogCore::LocateInSegment(Segment* seg, uint64_t limit,
                                                   uint64_t seq) const {
   SequenceIndex& index = seg->index();
-  if (index.covered_end() < limit) {
-    // A sealed segment found at open: index it once, verifying it as we go.
+  if (!index.complete()) {
+    // A sealed segment found at open: index it once (racing builders add the
+    // same entries in the same order, which MaybeAdd keeps single). A scan
+    // stopped by damage leaves the index to the damage; a lookup past it
+    // finds the damage below and reports it.
     const uint64_t interval = options_.index_interval;
-    ScanResult scan = ScanFrames(
-        seg->data(), limit, kSegmentHeaderSize, seg->header().first_seq,
-        [&](uint64_t offset, const FrameView& f) {
-          index.MaybeAdd(f.first_seq, offset, interval);
-        });
-    index.set_covered_end(scan.end_offset);
+    ScanFrames(seg->data(), limit, kSegmentHeaderSize, seg->header().first_seq,
+               [&](uint64_t offset, const FrameView& f) {
+                 index.MaybeAdd(f.first_seq, offset, interval);
+               });
+    index.set_complete();
   }
   SequenceIndex::Entry e{seg->header().first_seq, kSegmentHeaderSize};
   index.Lookup(seq, &e);

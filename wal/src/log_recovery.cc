@@ -335,7 +335,7 @@ absl::StatusOr<bool> LogCore::RecoverSegment(
                                 scan.next_seq - 1,
                                 sealed ? kFlagSealed : kFlagActive, NowNs()));
   if (absl::Status s = seg->Sync(kSegmentHeaderSize); !s.ok()) return s;
-  index.set_covered_end(scan.end_offset);
+  index.set_complete();
 
   next_seq_ = scan.next_seq;
   published_seq_ = next_seq_ - 1;

@@ -105,6 +105,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(
     return seg.status();
   }
   if (!(*seg)->header_status().ok()) return (*seg)->header_status();
+  (*seg)->index().set_complete();  // empty, and grows with every append
   return seg;
 }
 

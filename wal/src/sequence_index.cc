@@ -23,23 +23,12 @@ bool SequenceIndex::Lookup(uint64_t seq, Entry* entry) const {
   return true;
 }
 
-uint64_t SequenceIndex::covered_end() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return covered_end_;
-}
-
-void SequenceIndex::set_covered_end(uint64_t end) {
-  std::lock_guard<std::mutex> lock(mu_);
-  covered_end_ = end;
-}
-
 void SequenceIndex::TruncateFrom(uint64_t offset) {
   std::lock_guard<std::mutex> lock(mu_);
   while (!entries_.empty() && entries_.back().offset >= offset) {
     entries_.pop_back();
   }
   next_entry_offset_.store(offset, std::memory_order_relaxed);
-  covered_end_ = std::min(covered_end_, offset);
 }
 
 }  // namespace cairn::wal

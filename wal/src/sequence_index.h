@@ -3,8 +3,9 @@
 // last entry at or below the wanted sequence; the caller scans forward from
 // there, over less than one interval plus one frame.
 //
-// The active segment's index grows as records are published; a sealed
-// segment's index is built on first use by hopping over its frames.
+// A segment created (or scanned at recovery) by this process has a complete
+// index from the start: it grows as records are published. A sealed segment
+// found at open is indexed on first use, by scanning its frames.
 //
 // Thread-safety: all methods are internally synchronized.
 #ifndef CAIRN_WAL_SRC_SEQUENCE_INDEX_H_
@@ -36,9 +37,9 @@ class SequenceIndex {
   }
   // The last entry whose first_seq <= seq; false if none.
   bool Lookup(uint64_t seq, Entry* entry) const;
-  // Offset covered so far: the index knows all records below it.
-  uint64_t covered_end() const;
-  void set_covered_end(uint64_t end);
+  // Whether the index knows every record of its segment (so far).
+  bool complete() const { return complete_.load(std::memory_order_acquire); }
+  void set_complete() { complete_.store(true, std::memory_order_release); }
   // Drops entries at or after offset (truncation).
   void TruncateFrom(uint64_t offset);
 
@@ -49,7 +50,7 @@ class SequenceIndex {
   std::atomic<uint64_t> next_entry_offset_{0};
   mutable std::mutex mu_;
   std::vector<Entry> entries_ ABSL_GUARDED_BY(mu_);
-  uint64_t covered_end_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<bool> complete_{false};
 };
 
 }  // namespace cairn::wal
