@@ -171,6 +171,48 @@ TEST_F(DeferredSealTest, PowerLossBeforeTheSealKeepsAGapFreePrefix) {
   EXPECT_TRUE(LogHolds(*log, model_));
 }
 
+TEST_F(DeferredSealTest, RetentionKeepsWhereTheNextSegmentStarts) {
+  // Segment 2 comes from a spare: its header names its first sequence only
+  // in memory until something syncs it. Segment 1 may only be deleted once
+  // that header is on disk, or a power loss would leave a log whose start
+  // nothing records.
+  const Options options = FaultOptions();  // async, spares on
+  uint64_t second_first = 0;
+  {
+    ASSERT_OK_AND_ASSIGN(auto log, Log::Open(options, dir_));
+    // Let the preparer make the spare first (bounded wait).
+    const absl::Time ready = absl::Now() + absl::Seconds(5);
+    while (test_util::FilesWithSuffix(dir_, ".spare").empty() &&
+           absl::Now() < ready) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    ASSERT_FALSE(test_util::FilesWithSuffix(dir_, ".spare").empty());
+    ASSERT_OK(AppendN(log.get(), 137, kPayload, &model_));  // into segment 2
+    const std::vector<SegmentInfo> segs = log->ListSegments();
+    ASSERT_EQ(segs.size(), 2u);
+    second_first = segs[1].first_seq;
+    // Wait (bounded) for the background thread to seal segment 1.
+    const absl::Time deadline = absl::Now() + absl::Seconds(5);
+    while (!SealedOnDisk(segs[0].path) && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    ASSERT_TRUE(SealedOnDisk(segs[0].path));
+    log->SetDeletableBelow(second_first);
+    ASSERT_OK(log->EnforceRetention());
+    ASSERT_EQ(log->FirstSequence(), second_first);
+    fs_.SetActive(false);
+    log->SimulateCrashForTesting();
+  }
+  ASSERT_OK(fs_.DropUnsyncedData(PowerLossMode::kDropAll));
+  fs_.SetActive(true);
+  ASSERT_OK_AND_ASSIGN(auto log, Log::Open(options, dir_));
+  // Segment 2's unsynced records are gone, but the log knows where it is.
+  EXPECT_EQ(log->FirstSequence(), second_first);
+  EXPECT_EQ(log->LastSequence(), second_first - 1);
+  ASSERT_OK_AND_ASSIGN(AppendResult r, log->Append("next"));
+  EXPECT_EQ(r.first_seq, second_first);
+}
+
 TEST_F(DeferredSealTest, TornSegmentFollowedByDurableRecordsIsDataLoss) {
   // Segment 2 cannot hold durable records while segment 1 is unsealed: a
   // durable sync seals segment 1 first. If the disk says otherwise, it is

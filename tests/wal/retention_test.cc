@@ -278,5 +278,27 @@ TEST_F(RetentionTest, RotationAppliesRetention) {
   ExpectConsistent(3);
 }
 
+TEST_F(RetentionTest, TruncationLowersTheWatermark) {
+  Options options = SmallOptions(kSegmentSize);
+  options.retain_bytes = 4 * kSegmentSize;  // keeps segments 5..8
+  Fill(options);
+  log_->SetDeletableBelow(segments_.back().first_seq);
+  ASSERT_OK(log_->EnforceRetention());
+  ASSERT_EQ(LiveIds(), IdsFrom(4));
+  // Cut back into segment 5, below the watermark, and write anew: the new
+  // records are not covered by the old watermark, so no retention pass may
+  // delete them, whatever retain_bytes allows.
+  const uint64_t cut = segments_[4].first_seq + 10;
+  ASSERT_OK(log_->TruncateAfter(cut));
+  model_.resize(cut);
+  ASSERT_OK(AppendN(log_.get(), 700, 100, &model_));  // five more segments
+  ASSERT_OK(log_->Sync());                            // all sealed
+  ASSERT_OK(log_->EnforceRetention());
+  EXPECT_EQ(log_->FirstSequence(), segments_[4].first_seq);
+  EXPECT_TRUE(test_util::LogHolds(
+      *log_, std::vector<OwnedRecord>(
+                 model_.begin() + (segments_[4].first_seq - 1), model_.end())));
+}
+
 }  // namespace
 }  // namespace cairn::wal

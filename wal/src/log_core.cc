@@ -365,11 +365,6 @@ absl::Status LogCore::SealPendingLocked(size_t max_segments) {
   for (size_t n = 0; n < max_segments && !unsealed_.empty(); ++n) {
     std::shared_ptr<Segment> seg = unsealed_.front();
     const uint64_t end = seg->header().write_offset;
-    // The next segment's header names its first sequence; it must be on disk
-    // before this segment can be deleted, or a crash could lose it.
-    auto after = segments_.upper_bound(seg->id());
-    std::shared_ptr<Segment> next =
-        after == segments_.end() ? nullptr : after->second;
     sealing_ = true;
     mu_.unlock();
     // Frames first, then the header that claims them.
@@ -378,10 +373,6 @@ absl::Status LogCore::SealPendingLocked(size_t max_segments) {
     if (s.ok()) {
       seg->PersistHeader();
       s = TimedSync(seg.get(), kSegmentHeaderSize);
-      ++syncs;
-    }
-    if (s.ok() && next != nullptr) {
-      s = TimedSync(next.get(), kSegmentHeaderSize);
       ++syncs;
     }
     mu_.lock();

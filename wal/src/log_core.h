@@ -163,7 +163,10 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Unlinks segments that retention allows to go into *doomed; the caller
   // drops them after releasing mu_ (their files go with the last holder).
-  void EnforceRetentionLocked(SegmentList* doomed)
+  // A segment goes only once the next segment's header is durable (else
+  // recovery could not tell where that one starts); if that alone stops
+  // retention, returns the next segment, whose header the caller syncs.
+  std::shared_ptr<Segment> EnforceRetentionLocked(SegmentList* doomed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UpdateFirstSeqLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A whole retention pass; seal_first seals retired segments before.

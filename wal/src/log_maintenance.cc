@@ -212,12 +212,25 @@ absl::Status LogCore::RunRetention(bool seal_first) {
     }
     // Only a durably sealed segment may go (see EnforceRetentionLocked).
     if (seal_first) s = SealPendingLocked();
-    EnforceRetentionLocked(&doomed);
+    std::shared_ptr<Segment> blocker = EnforceRetentionLocked(&doomed);
+    if (blocker != nullptr) {
+      // Not while a seal may be rewriting that header.
+      while (sealing_) WaitLocked(seal_cv_);
+      sealing_ = true;
+      mu_.unlock();
+      absl::Status synced = blocker->Sync(kSegmentHeaderSize);
+      mu_.lock();
+      sealing_ = false;
+      seal_cv_.notify_all();
+      ++stats_.syncs;
+      if (!synced.ok()) return synced;
+      EnforceRetentionLocked(&doomed);
+    }
   }
   return s;
 }
 
-void LogCore::EnforceRetentionLocked(SegmentList* doomed) {
+std::shared_ptr<Segment> LogCore::EnforceRetentionLocked(SegmentList* doomed) {
   uint64_t total = 0;
   for (const auto& [id, seg] : segments_) total += seg->size();
   const absl::Time now = options_.clock();
@@ -244,6 +257,11 @@ void LogCore::EnforceRetentionLocked(SegmentList* doomed) {
     const bool over_cap =
         options_.max_hold_bytes > 0 && total > options_.max_hold_bytes;
     if (hold_ > 0 && h.last_seq >= hold_ && !over_cap) break;
+    const auto next = std::next(it);
+    if (next != segments_.end() && !next->second->header_durable()) {
+      UpdateFirstSeqLocked();
+      return next->second;
+    }
 
     total -= seg->size();
     seg->MarkObsolete();
@@ -255,6 +273,7 @@ void LogCore::EnforceRetentionLocked(SegmentList* doomed) {
     it = segments_.erase(it);
   }
   UpdateFirstSeqLocked();
+  return nullptr;
 }
 
 absl::Status LogCore::TruncateAfter(uint64_t seq) {
@@ -347,6 +366,9 @@ absl::Status LogCore::TruncateAfterLocked(uint64_t seq) {
   published_count_ = count;
   next_seq_ = seq + 1;
   published_seq_ = seq;
+  // Sequences after seq will be written anew: whatever the owner had
+  // released above seq no longer describes them.
+  deletable_below_ = std::min(deletable_below_, seq + 1);
   unsynced_bytes_ = 0;
   prefault_end_ = cut;
   RequestPrefaultLocked();

@@ -47,6 +47,7 @@ Segment::Segment(FileSystem* fs, std::string dir, std::string path, uint32_t id,
     header_status_ = absl::DataLossError("segment shorter than its header");
   } else {
     header_status_ = DecodeSegmentHeader(region_->data(), &header_);
+    header_durable_ = header_status_.ok() && header_.first_seq != 0;
   }
 }
 
@@ -141,6 +142,7 @@ absl::Status Segment::Activate(uint64_t first_seq, uint64_t now_ns) {
   h.created_ns = now_ns;
   h.modified_ns = now_ns;
   WriteHeader(h);
+  header_durable_ = false;
   return absl::OkStatus();
 }
 
@@ -149,6 +151,11 @@ void Segment::WriteHeader(const SegmentHeader& h) {
   EncodeSegmentHeader(h, region_->data());
 }
 
-absl::Status Segment::Sync(uint64_t end) { return region_->Sync(0, end); }
+absl::Status Segment::Sync(uint64_t end) {
+  absl::Status s =
+      region_->Sync(0, std::max<uint64_t>(end, kSegmentHeaderSize));
+  if (s.ok()) header_durable_.store(true, std::memory_order_release);
+  return s;
+}
 
 }  // namespace cairn::wal

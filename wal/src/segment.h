@@ -76,8 +76,14 @@ class Segment {
   void set_header(const SegmentHeader& h) { header_ = h; }
   // Encodes the in-memory header into the mapping.
   void PersistHeader() { EncodeSegmentHeader(header_, region_->data()); }
-  // Makes bytes [0, end) durable.
+  // Makes bytes [0, end) durable (the header page always among them).
   absl::Status Sync(uint64_t end);
+  // Whether the header on disk names the segment's first sequence. False
+  // from Activate until the next successful Sync: until then recovery needs
+  // the previous segment to know where this one starts.
+  bool header_durable() const {
+    return header_durable_.load(std::memory_order_acquire);
+  }
   // Faults [from, to) in ahead of the writer (a hint).
   absl::Status Prefault(uint64_t from, uint64_t to) {
     return region_->Prefault(from, to - from);
@@ -103,6 +109,7 @@ class Segment {
   SegmentHeader header_;
   absl::Status header_status_;
   std::atomic<bool> obsolete_{false};
+  std::atomic<bool> header_durable_{false};
   bool file_removed_ = false;
   SequenceIndex index_;
 };

@@ -103,19 +103,23 @@ class Log {
   absl::StatusOr<std::unique_ptr<Reader>> NewReader(uint64_t from_seq) const;
 
   // Retention: sealed segments whose sequences are all below seq may be
-  // deleted. The watermark only moves forward.
+  // deleted, now or later (a segment whose seal is still being written goes
+  // once it is sealed). The watermark only moves forward, except through
+  // TruncateAfter.
   void SetDeletableBelow(uint64_t seq);
   // Tail consumers still need sequences >= seq (0: no hold).
   void SetRetentionHold(uint64_t seq);
-  // Applies the retention rules now. Also runs after the watermark moves,
-  // after each rotation, and periodically when retain_age is set.
+  // Applies the retention rules now (sealing retired segments first). Also
+  // runs after the watermark or the hold moves, in the background after each
+  // segment is sealed, and every second when retain_age is set.
   absl::Status EnforceRetention();
 
   // Drops every record after seq, which must end a record (or be
   // FirstSequence() - 1 to empty the log; LastSequence() changes nothing).
   // OutOfRange outside [FirstSequence() - 1, LastSequence()],
   // InvalidArgument inside a multi-sequence record. The next append gets
-  // seq + 1.
+  // seq + 1, and the deletable-below watermark drops to seq + 1 if it was
+  // higher (the sequences after seq will be written anew).
   // Readers positioned past seq fail with FailedPrecondition. Waits for
   // in-flight appends first.
   absl::Status TruncateAfter(uint64_t seq);
