@@ -559,5 +559,30 @@ TEST_F(LogTest, TruncateBeforeTheFirstSequenceEmptiesTheLog) {
   EXPECT_TRUE(LogHolds(*log, model));
 }
 
+TEST_F(LogTest, BackupRecopiesASegmentSealedAgainAfterTruncation) {
+  Options options = SmallOptions(4096, SyncMode::kEveryCommit);
+  ASSERT_OK_AND_ASSIGN(auto log, OpenLog(options));
+  ASSERT_OK(AppendN(log.get(), 6, 900));  // segment 1: 1-4 sealed
+  const std::string backup = Path("backup");
+  ASSERT_OK_AND_ASSIGN(auto first, log->CopySealedSegments(backup));
+  ASSERT_EQ(first.size(), 1u);
+  // Segment 1 gets a new history: same name, same size, other records.
+  ASSERT_OK(log->TruncateAfter(2));
+  std::vector<OwnedRecord> model;
+  ASSERT_OK(AppendN(log.get(), 12, 400, &model));
+  ASSERT_OK_AND_ASSIGN(auto second, log->CopySealedSegments(backup));
+  EXPECT_NE(std::find(second.begin(), second.end(), "0000000001.wal"),
+            second.end());
+  const SegmentInfo sealed = log->ListSegments().front();
+  ASSERT_OK(log->Close());
+  ASSERT_OK_AND_ASSIGN(auto copy, Log::Open(options, backup));
+  EXPECT_EQ(copy->ListSegments().front().last_seq, sealed.last_seq);
+  ASSERT_OK_AND_ASSIGN(Position p, copy->Find(3));
+  ASSERT_OK_AND_ASSIGN(auto reader, copy->NewReader(3));
+  ASSERT_OK_AND_ASSIGN(Record r, reader->Next(absl::InfinitePast()));
+  EXPECT_EQ(r.payload, model.front().payload);  // the new record 3
+  (void)p;
+}
+
 }  // namespace
 }  // namespace cairn::wal

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "cairn/util/fault_injection_file_system.h"
 #include "cairn/wal/log.h"
 #include "gtest/gtest.h"
 #include "wal_test_util.h"
@@ -298,6 +299,72 @@ TEST_F(RetentionTest, TruncationLowersTheWatermark) {
   EXPECT_TRUE(test_util::LogHolds(
       *log_, std::vector<OwnedRecord>(
                  model_.begin() + (segments_[4].first_seq - 1), model_.end())));
+}
+
+TEST_F(RetentionTest, ReaderDeferredDeletionNeverLeavesAGap) {
+  // A reader holds segment 1 while retention deletes segments 1-7: files 2-7
+  // go at once, file 1 when the reader lets go. If the process crashes (or
+  // the log is reopened) first, file 1 is still there, and must not look
+  // like a log with a gap.
+  for (bool crash : {true, false}) {
+    SCOPED_TRACE(crash ? "crash" : "close and reopen");
+    std::filesystem::remove_all(dir_);
+    model_.clear();
+    const Options options = SmallOptions(kSegmentSize);
+    ASSERT_OK_AND_ASSIGN(log_, OpenLog(options));
+    ASSERT_OK(AppendN(log_.get(), 1000, 100, &model_));
+    segments_ = log_->ListSegments();
+    ASSERT_OK_AND_ASSIGN(auto reader, log_->NewReader(1));
+    ASSERT_OK(reader->Next(absl::InfinitePast()));
+    log_->SetDeletableBelow(segments_.back().first_seq);
+    ASSERT_OK(log_->EnforceRetention());
+    ASSERT_TRUE(std::filesystem::exists(segments_[0].path));  // deferred
+    if (crash) {
+      log_->SimulateCrashForTesting();
+    } else {
+      ASSERT_OK(log_->Close());
+    }
+    log_.reset();
+    ASSERT_OK_AND_ASSIGN(log_, OpenLog(options));  // the reader still lives
+    EXPECT_EQ(log_->recovery_report().removed_obsolete_segments, 1u);
+    EXPECT_EQ(log_->FirstSequence(), segments_.back().first_seq);
+    EXPECT_TRUE(test_util::LogHolds(
+        *log_,
+        std::vector<OwnedRecord>(
+            model_.begin() + (segments_.back().first_seq - 1), model_.end())));
+    reader.reset();  // its late unlink finds the file gone already
+    log_.reset();
+  }
+}
+
+TEST_F(RetentionTest, TheNewestSegmentStaysEvenWithoutAnActiveOne) {
+  // A rotation that cannot create the next segment leaves no active one;
+  // retention must still keep the newest, or the log would forget where it
+  // is (and reuse sequence numbers).
+  FaultInjectionFileSystem fs(FileSystem::Default());
+  Options options = SmallOptions(kSegmentSize);
+  options.fs = &fs;
+  options.prepare_next_segment = false;
+  ASSERT_OK_AND_ASSIGN(log_, OpenLog(options));
+  ASSERT_OK(AppendN(log_.get(), 127, 100, &model_));  // segment 1 is full
+  FaultRule rule;
+  rule.op = FsOp::kAllocate;
+  rule.status = absl::ErrnoToStatus(ENOSPC, "injected ENOSPC");
+  rule.times = -1;
+  fs.InjectFault(rule);
+  EXPECT_FALSE(log_->Append(test_util::Payload(128, 100)).ok());
+  log_->SetDeletableBelow(log_->LastSequence() + 1);
+  ASSERT_OK(log_->EnforceRetention());
+  EXPECT_EQ(log_->ListSegments().size(), 1u);
+  ASSERT_OK_AND_ASSIGN(auto reader, log_->NewReader(128));  // at the end
+  fs.ClearFaults();
+  ASSERT_OK(log_->Close());
+  log_.reset();
+  ASSERT_OK_AND_ASSIGN(log_, OpenLog(options));
+  EXPECT_EQ(log_->LastSequence(), 127u);
+  ASSERT_OK_AND_ASSIGN(AppendResult r, log_->Append("next"));
+  EXPECT_EQ(r.first_seq, 128u);
+  log_.reset();
 }
 
 }  // namespace

@@ -71,6 +71,7 @@ absl::StatusOr<AppendResult> LogCore::Append(std::string_view payload,
   if (closing_ || closed_) {
     return absl::FailedPreconditionError("the WAL is closed");
   }
+  if (!failed_.ok()) return failed_;
   if (seq_count > UINT64_MAX - next_seq_) {
     return absl::OutOfRangeError(
         "seq_count: the WAL's sequence numbers would pass 2^64");
@@ -151,8 +152,10 @@ void LogCore::LeadGroupLocked(Writer* leader) {
   if (!s.ok()) {
     ++stats_.sync_failures;
     // Take the group back: zero its frames so the tail stays clean, and
-    // release its space and sequence numbers for the next group.
+    // release its space and sequence numbers for the next group. What was
+    // published before it is still to be synced for real.
     std::memset(seg->data() + start, 0, end - start);
+    seg->Redirty(synced_end_, start);
     written_end_ = start;
     next_seq_ = first_seq;
     FinishWritersLocked(group.size(), s);
@@ -237,6 +240,11 @@ void LogCore::PrepareLoop() {
   }
 }
 
+bool LogCore::TruncatedSince(uint64_t epoch) const {
+  std::lock_guard<std::mutex> l(mu_);
+  return this->epoch() != epoch;
+}
+
 void LogCore::WakeAllReaders() {
   std::lock_guard<std::mutex> l(mu_);
   data_cv_.notify_all();
@@ -315,6 +323,7 @@ absl::Status LogCore::SyncPublishedLocked() {
   ++stats_.syncs;
   if (!s.ok()) {
     ++stats_.sync_failures;
+    if (seg == active_) seg->Redirty(synced_end_, end);
     return s;
   }
   MarkSyncedLocked(seg.get(), end, count, last_seq, epoch);
@@ -324,6 +333,7 @@ absl::Status LogCore::SyncPublishedLocked() {
 absl::Status LogCore::Sync() {
   std::lock_guard<std::mutex> l(mu_);
   if (closed_) return absl::FailedPreconditionError("the WAL is closed");
+  if (!failed_.ok()) return failed_;
   return SyncPublishedLocked();
 }
 
@@ -381,6 +391,7 @@ absl::Status LogCore::SealPendingLocked(size_t max_segments) {
     stats_.syncs += syncs;
     if (!s.ok()) {
       ++stats_.sync_failures;
+      seg->Redirty(0, end);
       return s;
     }
     unsealed_.pop_front();

@@ -83,10 +83,17 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   bool closed() const { return closed_flag_.load(std::memory_order_acquire); }
   // Wakes every waiting reader so it re-checks its state (e.g. Cancel).
   void WakeAllReaders();
+  // Whether a truncation began since `epoch`, asked under the lock, so that
+  // one in progress is seen (a reader that found zeros asks this).
+  bool TruncatedSince(uint64_t epoch) const;
 
  private:
   struct Writer;
   using SegmentList = std::vector<std::shared_ptr<Segment>>;
+
+  // Copies each of `sealed` not already in dest_dir (see CopySealedSegments).
+  absl::StatusOr<std::vector<std::string>> CopySegments(
+      const SegmentList& sealed, const std::string& dest_dir) const;
 
   // --- write path (log_core.cc)
   void LeadGroupLocked(Writer* leader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -140,22 +147,41 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   // Checks a sealed segment's header against its file and predecessor.
   absl::Status CheckSealedSegment(const Segment& seg,
                                   const Segment* prev) const;
-  // Scans an unsealed segment (the last one, or one retired before its seal
-  // reached the disk; next is the segment after it, if any), zeroes
-  // everything after its last valid frame and rewrites its header. True if
-  // it is complete (its records reach next's first sequence): it is then
-  // sealed. Otherwise it ends the log: it becomes the active segment, or
-  // stays sealed if it was cleanly sealed already.
-  absl::StatusOr<bool> RecoverSegment(const std::shared_ptr<Segment>& seg,
-                                      const Segment* prev, const Segment* next)
+  // What recovery found in an unsealed segment (the last one, or one
+  // retired before its seal reached the disk).
+  struct SegmentRecovery {
+    SegmentHeader header;  // as it should be (first_seq derived if needed)
+    ScanResult scan;
+    uint64_t dirty_end = 0;  // last non-zero byte after the frames
+    bool rebuilt_header = false;
+    // Its records reach the next segment's first sequence: it is sealed.
+    bool complete = false;
+    // It ends the log cleanly sealed (else it becomes the active segment).
+    bool sealed = false;
+  };
+  // Reads seg (next: the segment after it, if any) without changing it.
+  absl::StatusOr<SegmentRecovery> AnalyzeSegment(const Segment& seg,
+                                                 const Segment* prev,
+                                                 const Segment* next);
+  // Zeroes everything after its last valid frame, syncs, rewrites its header
+  // and takes its end as the log's end (and it as active_ unless sealed).
+  absl::Status ApplyRecovery(const std::shared_ptr<Segment>& seg,
+                             const SegmentRecovery& r)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // --- reading and maintenance (log_maintenance.cc)
-  // The segment holding seq and where its committed frames end.
-  absl::StatusOr<std::pair<std::shared_ptr<Segment>, uint64_t>>
-  SegmentForLocked(uint64_t seq) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Offset of the frame containing seq in seg, scanning below limit.
-  absl::StatusOr<uint64_t> LocateInSegment(Segment* seg, uint64_t limit,
+  // A segment, where its committed frames end and its first sequence, as
+  // seen under the lock.
+  struct SegmentView {
+    std::shared_ptr<Segment> segment;
+    uint64_t end = 0;
+    uint64_t first_seq = 0;
+  };
+  // The segment holding seq.
+  absl::StatusOr<SegmentView> SegmentForLocked(uint64_t seq) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Offset of the frame containing seq, scanning below view.end.
+  absl::StatusOr<uint64_t> LocateInSegment(const SegmentView& view,
                                            uint64_t seq) const;
   uint64_t SegmentEndLocked(const Segment* seg) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -222,6 +248,10 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   uint64_t hold_ ABSL_GUARDED_BY(mu_) = 0;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool truncating_ ABSL_GUARDED_BY(mu_) = false;  // appends wait (idle_cv_)
+  // CopySealedSegments calls running; truncation waits for them (idle_cv_).
+  int copies_ ABSL_GUARDED_BY(mu_) = 0;
+  // Set when a truncation failed midway: writes are refused until reopen.
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   int waiting_readers_ ABSL_GUARDED_BY(mu_) = 0;
   bool bg_stop_ ABSL_GUARDED_BY(mu_) = false;

@@ -10,6 +10,22 @@
 
 namespace cairn::wal {
 
+namespace {
+
+// Whether the file at path starts with seg's header as it is on disk now.
+bool SameHeader(FileSystem* fs, const std::string& path, const Segment& seg) {
+  OpenOptions read_only;
+  read_only.read_only = true;
+  absl::StatusOr<std::unique_ptr<File>> f = fs->Open(path, read_only);
+  if (!f.ok()) return false;
+  char header[kSegmentHeaderSize];
+  absl::StatusOr<size_t> n = (*f)->ReadAt(0, header, sizeof(header));
+  return n.ok() && *n == sizeof(header) &&
+         std::memcmp(header, seg.data(), sizeof(header)) == 0;
+}
+
+}  // namespace
+
 uint64_t LogCore::SegmentEndLocked(const Segment* seg) const {
   return seg == active_.get() ? published_end_ : seg->header().write_offset;
 }
@@ -24,8 +40,8 @@ void LogCore::UpdateFirstSeqLocked() {
                    : segments_.begin()->second->header().first_seq;
 }
 
-absl::StatusOr<std::pair<std::shared_ptr<Segment>, uint64_t>>
-LogCore::SegmentForLocked(uint64_t seq) const {
+absl::StatusOr<LogCore::SegmentView> LogCore::SegmentForLocked(
+    uint64_t seq) const {
   if (seq < first_seq_) {
     return absl::OutOfRangeError(absl::StrFormat(
         "sequence %d is no longer in the WAL; the first available sequence "
@@ -38,35 +54,40 @@ LogCore::SegmentForLocked(uint64_t seq) const {
                         seq, published_seq_));
   }
   for (auto it = segments_.rbegin(); it != segments_.rend(); ++it) {
-    if (it->second->header().first_seq <= seq) {
-      return std::make_pair(it->second, SegmentEndLocked(it->second.get()));
+    const Segment* seg = it->second.get();
+    if (seg->header().first_seq <= seq) {
+      return SegmentView{it->second, SegmentEndLocked(seg),
+                         seg->header().first_seq};
     }
   }
   return absl::InternalError("no WAL segment holds a committed sequence");
 }
 
-absl::StatusOr<uint64_t> LogCore::LocateInSegment(Segment* seg, uint64_t limit,
+absl::StatusOr<uint64_t> LogCore::LocateInSegment(const SegmentView& view,
                                                   uint64_t seq) const {
+  Segment* seg = view.segment.get();
   SequenceIndex& index = seg->index();
   if (!index.complete()) {
-    // A sealed segment found at open: index it once (racing builders add the
-    // same entries in the same order, which MaybeAdd keeps single). A scan
-    // stopped by damage leaves the index to the damage; a lookup past it
-    // finds the damage below and reports it.
+    // A sealed segment found at open: index it once. Racing builders add the
+    // same entries in the same order, which MaybeAddIn keeps single; a
+    // truncation meanwhile makes this build's entries void. A scan stopped
+    // by damage leaves the index short of it: a lookup past it finds the
+    // damage below and reports it.
     const uint64_t interval = options_.index_interval;
-    ScanFrames(seg->data(), limit, kSegmentHeaderSize, seg->header().first_seq,
+    const uint64_t generation = index.generation();
+    ScanFrames(seg->data(), view.end, kSegmentHeaderSize, view.first_seq,
                [&](uint64_t offset, const FrameView& f) {
-                 index.MaybeAdd(f.first_seq, offset, interval);
+                 index.MaybeAddIn(generation, f.first_seq, offset, interval);
                });
-    index.set_complete();
+    index.SetCompleteIn(generation);
   }
-  SequenceIndex::Entry e{seg->header().first_seq, kSegmentHeaderSize};
+  SequenceIndex::Entry e{view.first_seq, kSegmentHeaderSize};
   index.Lookup(seq, &e);
   uint64_t offset = e.offset;
   uint64_t expected = e.first_seq;
-  while (offset < limit) {
+  while (offset < view.end) {
     FrameView f;
-    FrameError err = DecodeFrame(seg->data() + offset, limit - offset, &f);
+    FrameError err = DecodeFrame(seg->data() + offset, view.end - offset, &f);
     if (err == FrameError::kNone && f.first_seq != expected) {
       err = FrameError::kBadSequence;
     }
@@ -84,44 +105,47 @@ absl::StatusOr<uint64_t> LogCore::LocateInSegment(Segment* seg, uint64_t limit,
 }
 
 absl::StatusOr<Position> LogCore::Find(uint64_t seq) const {
-  std::shared_ptr<Segment> seg;
-  uint64_t limit;
+  absl::StatusOr<SegmentView> view;
   {
     std::lock_guard<std::mutex> l(mu_);
-    auto found = SegmentForLocked(seq);
-    if (!found.ok()) return found.status();
-    std::tie(seg, limit) = *found;
+    view = SegmentForLocked(seq);
   }
-  absl::StatusOr<uint64_t> offset = LocateInSegment(seg.get(), limit, seq);
+  if (!view.ok()) return view.status();
+  absl::StatusOr<uint64_t> offset = LocateInSegment(*view, seq);
   if (!offset.ok()) return offset.status();
-  return Position{seg->id(), *offset};
+  return Position{view->segment->id(), *offset};
 }
 
 absl::StatusOr<std::unique_ptr<Reader>> LogCore::NewReader(uint64_t from_seq) {
-  std::shared_ptr<Segment> seg;
-  uint64_t limit;
+  absl::StatusOr<SegmentView> view;
   uint64_t epoch;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (closed_) return absl::FailedPreconditionError("the WAL is closed");
     epoch = this->epoch();
-    if (from_seq == published_seq_ + 1 && from_seq >= first_seq_) {
+    if (from_seq == published_seq_ + 1 && from_seq >= first_seq_ &&
+        !segments_.empty()) {
       // At the end: wait in the newest segment for the next record.
-      seg = segments_.rbegin()->second;
+      std::shared_ptr<Segment> seg = segments_.rbegin()->second;
       return std::unique_ptr<Reader>(new Reader(shared_from_this(), seg,
                                                 SegmentEndLocked(seg.get()),
                                                 from_seq, epoch));
     }
-    auto found = SegmentForLocked(from_seq);
-    if (!found.ok()) return found.status();
-    std::tie(seg, limit) = *found;
+    view = SegmentForLocked(from_seq);
   }
-  absl::StatusOr<uint64_t> offset = LocateInSegment(seg.get(), limit, from_seq);
+  if (!view.ok()) return view.status();
+  absl::StatusOr<uint64_t> offset = LocateInSegment(*view, from_seq);
   if (!offset.ok()) return offset.status();
   FrameView f;
-  DecodeFrame(seg->data() + *offset, limit - *offset, &f);
-  return std::unique_ptr<Reader>(
-      new Reader(shared_from_this(), seg, *offset, f.first_seq, epoch));
+  if (DecodeFrame(view->segment->data() + *offset, view->end - *offset, &f) !=
+      FrameError::kNone) {
+    // Changed under us: only a truncation does that.
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "the WAL was truncated while a reader was being placed at %d",
+        from_seq));
+  }
+  return std::unique_ptr<Reader>(new Reader(shared_from_this(), view->segment,
+                                            *offset, f.first_seq, epoch));
 }
 
 absl::StatusOr<bool> LogCore::RefreshReader(Reader* r, absl::Time deadline) {
@@ -227,7 +251,16 @@ absl::Status LogCore::RunRetention(bool seal_first) {
       EnforceRetentionLocked(&doomed);
     }
   }
-  return s;
+  if (doomed.empty()) return s;
+  // The obsolete marks reach the disk before any file goes; then the files
+  // of segments no reader holds go, and the directory says so.
+  for (const auto& seg : doomed) {
+    absl::Status marked = seg->Sync(kSegmentHeaderSize);
+    if (s.ok()) s = marked;
+  }
+  doomed.clear();
+  absl::Status dir = options_.fs->SyncDir(dir_);
+  return s.ok() ? dir : s;
 }
 
 std::shared_ptr<Segment> LogCore::EnforceRetentionLocked(SegmentList* doomed) {
@@ -239,7 +272,9 @@ std::shared_ptr<Segment> LogCore::EnforceRetentionLocked(SegmentList* doomed) {
     const SegmentHeader& h = seg->header();
     // A segment whose seal is not yet durable stays: if its removal were
     // lost in a crash, recovery would find it unsealed and maybe torn.
+    // Nor does the newest segment (even while rotation has no active one).
     if (seg == active_.get() || (h.flags & kFlagSealed) == 0 ||
+        std::next(it) == segments_.end() ||
         std::find(unsealed_.begin(), unsealed_.end(), it->second) !=
             unsealed_.end()) {
       break;
@@ -264,6 +299,10 @@ std::shared_ptr<Segment> LogCore::EnforceRetentionLocked(SegmentList* doomed) {
     }
 
     total -= seg->size();
+    // Marked on disk too (RunRetention syncs it before anything is
+    // unlinked): a reader may defer the unlink, and a crash may lose it.
+    seg->WriteHeader(HeaderForEnd(h, h.write_offset, h.entry_count, h.last_seq,
+                                  h.flags | kFlagObsolete, h.modified_ns));
     seg->MarkObsolete();
     ++stats_.segments_deleted;
     if (options_.listener != nullptr) {
@@ -281,9 +320,10 @@ absl::Status LogCore::TruncateAfter(uint64_t seq) {
   if (closing_ || closed_) {
     return absl::FailedPreconditionError("the WAL is closed");
   }
+  if (!failed_.ok()) return failed_;
   // Appends wait while truncating_ is set (TruncateAfterLocked releases the
-  // lock while it syncs).
-  while (truncating_) WaitLocked(idle_cv_);
+  // lock while it seals); a backup copying segments finishes first.
+  while (truncating_ || copies_ > 0) WaitLocked(idle_cv_);
   truncating_ = true;
   AwaitNoWritersLocked();
   absl::Status s = TruncateAfterLocked(seq);
@@ -341,24 +381,47 @@ absl::Status LogCore::TruncateAfterLocked(uint64_t seq) {
     ++count;
   }
 
-  // Newer segments go first, for good: were they to survive a crash, their
-  // records would follow the cut and come back.
-  for (auto it = std::next(target_it); it != segments_.end();) {
-    if (absl::Status s = options_.fs->Remove(it->second->path()); !s.ok()) {
-      return s;
-    }
-    it->second->ForgetFile();
-    it = segments_.erase(it);
+  // From here on the truncation is carried out in steps; should one fail,
+  // the log refuses writes until it is reopened, and recovery completes the
+  // truncation (once step 1 is on disk) or finds the log as it was.
+  // Readers learn of it before any byte changes.
+  truncations_.emplace_back(epoch() + 1, seq);
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
+  data_cv_.notify_all();
+  auto fail = [&](const absl::Status& s) {
+    failed_ = absl::FailedPreconditionError(absl::StrFormat(
+        "WAL truncation after sequence %d failed midway (%s); reopen the log "
+        "to complete it",
+        seq, s.message()));
+    return failed_;
+  };
+  // 1. The frames kept are durable, then the target's header says the log
+  //    ends at the cut (recovery cuts there and drops newer segments).
+  if (absl::Status s = target->Sync(cut); !s.ok()) return fail(s);
+  target->WriteHeader(HeaderForEnd(target->header(), cut, count, seq,
+                                   kFlagActive | kFlagTruncated, NowNs()));
+  if (absl::Status s = target->Sync(kSegmentHeaderSize); !s.ok()) {
+    return fail(s);
   }
-  if (absl::Status s = options_.fs->SyncDir(dir_); !s.ok()) return s;
-
-  // Zero the cut-off frames and make that durable before the header stops
-  // claiming them.
+  // 2. Newer segments go, newest first (a crash leaves a contiguous log),
+  //    at once rather than deferred for readers: they are past the cut.
+  while (segments_.rbegin()->first != target->id()) {
+    auto newest = std::prev(segments_.end());
+    if (absl::Status s = options_.fs->Remove(newest->second->path()); !s.ok()) {
+      return fail(s);
+    }
+    newest->second->ForgetFile();
+    segments_.erase(newest);
+  }
+  if (absl::Status s = options_.fs->SyncDir(dir_); !s.ok()) return fail(s);
+  // 3. The cut-off frames become zeros, then the header a plain one again.
   std::memset(target->data() + cut, 0, end - cut);
-  if (absl::Status s = target->Sync(end); !s.ok()) return s;
+  if (absl::Status s = target->Sync(end); !s.ok()) return fail(s);
   target->WriteHeader(
       HeaderForEnd(target->header(), cut, count, seq, kFlagActive, NowNs()));
-  if (absl::Status s = target->Sync(kSegmentHeaderSize); !s.ok()) return s;
+  if (absl::Status s = target->Sync(kSegmentHeaderSize); !s.ok()) {
+    return fail(s);
+  }
   target->index().TruncateFrom(cut);
 
   active_ = target;
@@ -374,8 +437,6 @@ absl::Status LogCore::TruncateAfterLocked(uint64_t seq) {
   RequestPrefaultLocked();
   next_segment_id_ = std::max(next_segment_id_, target->id() + 1);
   UpdateFirstSeqLocked();
-  truncations_.emplace_back(epoch() + 1, seq);
-  epoch_.fetch_add(1, std::memory_order_acq_rel);
   data_cv_.notify_all();
   return absl::OkStatus();
 }
@@ -390,20 +451,33 @@ absl::StatusOr<std::vector<std::string>> LogCore::CopySealedSegments(
     }
     // A backup holds only segments whose sealed state is on disk.
     if (absl::Status s = SealPendingLocked(); !s.ok()) return s;
+    ++copies_;  // no truncation rewrites a segment while it is copied
     for (const auto& [id, seg] : segments_) {
       if (seg != active_ && (seg->header().flags & kFlagSealed) != 0) {
         sealed.push_back(seg);
       }
     }
   }
+  absl::StatusOr<std::vector<std::string>> copied =
+      CopySegments(sealed, dest_dir);
+  std::lock_guard<std::mutex> l(mu_);
+  --copies_;
+  idle_cv_.notify_all();
+  return copied;
+}
+
+absl::StatusOr<std::vector<std::string>> LogCore::CopySegments(
+    const SegmentList& sealed, const std::string& dest_dir) const {
   FileSystem* fs = options_.fs;
   if (absl::Status s = fs->CreateDir(dest_dir); !s.ok()) return s;
   std::vector<std::string> copied;
   for (const auto& seg : sealed) {
     const std::string name = SegmentFileName(seg->id());
     const std::string dest = JoinPath(dest_dir, name);
-    absl::StatusOr<uint64_t> existing = fs->FileSize(dest);
-    if (existing.ok() && *existing == seg->size()) continue;
+    // A copy is current if its sealed header is byte for byte the same (a
+    // segment truncated and sealed again has a different one; sizes are
+    // always the same).
+    if (SameHeader(fs, dest, *seg)) continue;
     const std::string tmp = dest + ".tmp";
     absl::Status s = CopyFile(fs, seg->path(), tmp);
     if (s.ok()) s = fs->Rename(tmp, dest);

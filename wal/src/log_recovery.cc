@@ -144,15 +144,50 @@ absl::Status LogCore::Open() {
     if (!seg.ok()) return seg.status();
     segs.push_back(*std::move(seg));
   }
+  auto remove = [&](const std::shared_ptr<Segment>& seg) {
+    absl::Status s = fs->Remove(seg->path());
+    if (s.ok()) seg->ForgetFile();
+    return s;
+  };
+  auto flagged = [](const Segment& seg, uint32_t flag) {
+    return seg.header_status().ok() && (seg.header().flags & flag) != 0;
+  };
+  bool removed = false;
 
+  // Segments retention deleted whose files survived: a reader deferred the
+  // unlink, or a crash lost it.
+  for (auto it = segs.begin(); it != segs.end();) {
+    if (!flagged(**it, kFlagObsolete)) {
+      ++it;
+      continue;
+    }
+    if (absl::Status s = remove(*it); !s.ok()) return s;
+    ++report_.removed_obsolete_segments;
+    removed = true;
+    it = segs.erase(it);
+  }
+  // A truncation cut short by a crash: its target says where the log ends,
+  // and the newer segments were on their way out.
+  for (size_t i = 0; i < segs.size(); ++i) {
+    if (!flagged(*segs[i], kFlagTruncated)) continue;
+    while (segs.size() > i + 1) {
+      if (absl::Status s = remove(segs.back()); !s.ok()) return s;
+      segs.pop_back();
+      removed = true;
+    }
+    break;
+  }
   // A segment with no first sequence and no frame holds nothing: a spare
   // made ahead of need, or one activated whose records and header never
   // reached the disk. Such segments can only trail the log.
   while (segs.size() > 1 && segs.back()->header_status().ok() &&
          StartSequence(*segs.back()) == 0) {
-    if (absl::Status s = fs->Remove(segs.back()->path()); !s.ok()) return s;
-    segs.back()->ForgetFile();
+    if (absl::Status s = remove(segs.back()); !s.ok()) return s;
     segs.pop_back();
+    removed = true;
+  }
+  if (removed) {
+    if (absl::Status s = fs->SyncDir(dir_); !s.ok()) return s;
   }
 
   std::lock_guard<std::mutex> l(mu_);
@@ -167,9 +202,7 @@ absl::Status LogCore::Open() {
       return absl::DataLossError(absl::StrFormat(
           "WAL segment %s: %s", seg->path(), seg->header_status().message()));
     }
-    const bool sealed =
-        seg->header_status().ok() && (seg->header().flags & kFlagSealed) != 0;
-    if (!last && sealed) {
+    if (!last && flagged(*seg, kFlagSealed)) {
       if (absl::Status s = CheckSealedSegment(*seg, prev); !s.ok()) return s;
       if (seg->header().first_seq == 0) {
         return absl::DataLossError(absl::StrFormat(
@@ -180,27 +213,33 @@ absl::Status LogCore::Open() {
       continue;
     }
     // The last segment, or one retired before its seal reached the disk.
-    // The next segment's header says where this one must end.
+    // The next segment says where this one must end.
     const Segment* next = last ? nullptr : segs[i + 1].get();
-    absl::StatusOr<bool> complete = RecoverSegment(seg, prev, next);
-    if (!complete.ok()) return complete.status();
+    absl::StatusOr<SegmentRecovery> found = AnalyzeSegment(*seg, prev, next);
+    if (!found.ok()) return found.status();
+    if (!found->complete) {
+      // seg ends early (a torn tail): the newer segments can only hold
+      // unsynced writes; if one claims durable records, that is damage, and
+      // nothing is changed before saying so.
+      for (size_t j = i + 1; j < segs.size(); ++j) {
+        if (!segs[j]->header_status().ok() ||
+            segs[j]->header().write_offset > kSegmentHeaderSize) {
+          return absl::DataLossError(absl::StrFormat(
+              "WAL segment %s claims durable records, but segment %s before "
+              "it is torn at offset %d",
+              segs[j]->path(), seg->path(), found->scan.end_offset));
+        }
+      }
+    }
+    if (absl::Status s = ApplyRecovery(seg, *found); !s.ok()) return s;
     segments_[seg->id()] = seg;
-    if (*complete) {
+    if (found->complete) {
       prev = seg.get();
       continue;
     }
-    // seg ends early (a torn tail): it becomes the active segment, and the
-    // newer segments, which can only hold unsynced writes, go.
+    // It becomes the last segment.
     for (size_t j = i + 1; j < segs.size(); ++j) {
-      if (!segs[j]->header_status().ok() ||
-          segs[j]->header().write_offset > kSegmentHeaderSize) {
-        return absl::DataLossError(absl::StrFormat(
-            "WAL segment %s claims durable records, but segment %s before "
-            "it is torn at offset %d",
-            segs[j]->path(), seg->path(), written_end_));
-      }
-      if (absl::Status s = fs->Remove(segs[j]->path()); !s.ok()) return s;
-      segs[j]->ForgetFile();
+      if (absl::Status s = remove(segs[j]); !s.ok()) return s;
       if (StartSequence(*segs[j]) != 0) ++report_.removed_unsynced_segments;
     }
     if (i + 1 < segs.size()) {
@@ -247,21 +286,22 @@ absl::Status LogCore::CheckSealedSegment(const Segment& seg,
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> LogCore::RecoverSegment(
-    const std::shared_ptr<Segment>& seg, const Segment* prev,
-    const Segment* next) {
-  SegmentHeader h = seg->header();
-  const char* data = seg->data();
-  const uint64_t size = seg->size();
-  if (!seg->header_status().ok()) {
-    if (absl::IsFailedPrecondition(seg->header_status())) {
-      return seg->header_status();  // a newer format, not damage
+absl::StatusOr<LogCore::SegmentRecovery> LogCore::AnalyzeSegment(
+    const Segment& seg, const Segment* prev, const Segment* next) {
+  SegmentRecovery r;
+  r.header = seg.header();
+  SegmentHeader& h = r.header;
+  const char* data = seg.data();
+  const uint64_t size = seg.size();
+  if (!seg.header_status().ok()) {
+    if (absl::IsFailedPrecondition(seg.header_status())) {
+      return seg.header_status();  // a newer format, not damage
     }
     // The header was torn while being rewritten. Rebuild it from what the
     // frames say, claiming nothing about durability.
-    report_.rebuilt_header = true;
+    r.rebuilt_header = true;
     h = SegmentHeader{};
-    h.segment_id = seg->id();
+    h.segment_id = seg.id();
     h.created_ns = NowNs();
     h.write_offset = kSegmentHeaderSize;
     FrameView first;
@@ -277,75 +317,82 @@ absl::StatusOr<bool> LogCore::RecoverSegment(
     // Activated from a spare, but its header never reached the disk (it does
     // before the previous segment may be deleted): it starts where the
     // previous segment ends.
-    if (prev != nullptr) {
-      h.first_seq = prev->header().last_seq + 1;
-    } else {
+    if (prev == nullptr) {
       return absl::DataLossError(absl::StrFormat(
           "WAL segment %s has no first sequence and no predecessor",
-          seg->path()));
+          seg.path()));
     }
-  } else if (absl::Status s = CheckSealedSegment(*seg, prev); !s.ok()) {
+    h.first_seq = prev->header().last_seq + 1;
+  } else if (absl::Status s = CheckSealedSegment(seg, prev); !s.ok()) {
     return s;
   }
 
-  SequenceIndex& index = seg->index();
+  // A truncation in progress: the frames end at write_offset exactly.
+  const bool truncated = (h.flags & kFlagTruncated) != 0;
+  const uint64_t scan_end = truncated ? h.write_offset : size;
+  SequenceIndex& index = seg.index();
   const uint64_t interval = options_.index_interval;
-  ScanResult scan = ScanFrames(data, size, kSegmentHeaderSize, h.first_seq,
-                               [&](uint64_t offset, const FrameView& f) {
-                                 index.MaybeAdd(f.first_seq, offset, interval);
-                               });
-  report_.records_scanned += scan.records;
-  if (scan.end_offset < h.write_offset) {
+  r.scan = ScanFrames(data, scan_end, kSegmentHeaderSize, h.first_seq,
+                      [&](uint64_t offset, const FrameView& f) {
+                        index.MaybeAdd(f.first_seq, offset, interval);
+                      });
+  if (r.scan.end_offset < h.write_offset) {
     // Below the durable end every frame was synced: this is corruption, not
     // a torn write, and skipping it would silently drop acknowledged data.
     return absl::DataLossError(absl::StrFormat(
         "WAL segment %s is corrupt at offset %d (%s), below its durable end "
         "%d; records after it cannot be trusted",
-        seg->path(), scan.end_offset, FrameErrorName(scan.stop),
+        seg.path(), r.scan.end_offset, FrameErrorName(r.scan.stop),
         h.write_offset));
   }
   // A retired segment is complete when its records reach the first sequence
   // of the next segment.
-  const bool complete =
-      next != nullptr && StartSequence(*next) == scan.next_seq;
-
+  r.complete =
+      !truncated && next != nullptr && StartSequence(*next) == r.scan.next_seq;
   // Everything after the last valid frame must be zero, so that stale bytes
   // can never be read as records later.
-  const uint64_t dirty_end = EndOfNonZero(data, scan.end_offset, size);
-  if (dirty_end > scan.end_offset) {
+  r.dirty_end = EndOfNonZero(data, r.scan.end_offset, size);
+  r.sealed =
+      r.complete ||
+      ((h.flags & kFlagSealed) != 0 && r.scan.end_offset == h.write_offset &&
+       r.dirty_end == r.scan.end_offset && !r.rebuilt_header);
+  return r;
+}
+
+absl::Status LogCore::ApplyRecovery(const std::shared_ptr<Segment>& seg,
+                                    const SegmentRecovery& r) {
+  const ScanResult& scan = r.scan;
+  report_.records_scanned += scan.records;
+  report_.rebuilt_header |= r.rebuilt_header;
+  if (r.dirty_end > scan.end_offset) {
     report_.truncated_tail = true;
     report_.truncated_at = scan.end_offset;
-    report_.truncated_bytes += dirty_end - scan.end_offset;
+    report_.truncated_bytes += r.dirty_end - scan.end_offset;
     report_.dropped_frames_after_cut +=
-        CountFramesFrom(data, size, scan.valid_frame_after);
-    std::memset(seg->data() + scan.end_offset, 0, dirty_end - scan.end_offset);
+        CountFramesFrom(seg->data(), seg->size(), scan.valid_frame_after);
+    std::memset(seg->data() + scan.end_offset, 0,
+                r.dirty_end - scan.end_offset);
   }
-
-  const bool sealed =
-      complete ||
-      ((h.flags & kFlagSealed) != 0 && scan.end_offset == h.write_offset &&
-       dirty_end == scan.end_offset && !report_.rebuilt_header);
   // Make what survived durable before anything is appended after it, then
   // the header that says so.
-  if (absl::Status s = seg->Sync(std::max(dirty_end, scan.end_offset));
+  if (absl::Status s = seg->Sync(std::max(r.dirty_end, scan.end_offset));
       !s.ok()) {
     return s;
   }
-  seg->WriteHeader(HeaderForEnd(h, scan.end_offset, scan.records,
+  seg->WriteHeader(HeaderForEnd(r.header, scan.end_offset, scan.records,
                                 scan.next_seq - 1,
-                                sealed ? kFlagSealed : kFlagActive, NowNs()));
+                                r.sealed ? kFlagSealed : kFlagActive, NowNs()));
   if (absl::Status s = seg->Sync(kSegmentHeaderSize); !s.ok()) return s;
-  index.set_complete();
+  seg->index().set_complete();
 
   next_seq_ = scan.next_seq;
   published_seq_ = next_seq_ - 1;
-  if (complete) return true;
-  if (!sealed) {
+  if (!r.sealed) {
     active_ = seg;
     written_end_ = published_end_ = synced_end_ = scan.end_offset;
     published_count_ = scan.records;
   }
-  return false;
+  return absl::OkStatus();
 }
 
 }  // namespace cairn::wal

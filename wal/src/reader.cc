@@ -38,16 +38,19 @@ absl::StatusOr<Record> Reader::Next(absl::Time deadline) {
       if (err == FrameError::kNone && f.first_seq != next_seq_) {
         err = FrameError::kBadSequence;
       }
-      if (err == FrameError::kNone) {
+      // A truncation may have changed the frame while it was read: only an
+      // unchanged epoch afterwards vouches for what was decoded.
+      if (err == FrameError::kNone && epoch_ == core_->epoch()) {
         Record rec{f.first_seq, f.seq_count, f.payload,
                    Position{segment_->id(), offset_}};
         offset_ += f.size;
         next_seq_ += f.seq_count;
         return rec;
       }
-      // A truncation may have zeroed the frame under us; that is not
-      // corruption, and the refresh below reports it properly.
-      if (epoch_ == core_->epoch()) {
+      // Zeros from a truncation in progress are not corruption; asking under
+      // the log's lock tells (a truncation bumps the epoch before it zeroes),
+      // and the refresh below reports it properly.
+      if (err != FrameError::kNone && !core_->TruncatedSince(epoch_)) {
         return absl::DataLossError(absl::StrFormat(
             "WAL segment %s offset %d: %s (expected sequence %d)",
             segment_->path(), offset_, FrameErrorName(err), next_seq_));

@@ -88,13 +88,21 @@ class Segment {
   absl::Status Prefault(uint64_t from, uint64_t to) {
     return region_->Prefault(from, to - from);
   }
+  // After a failed sync: Linux may have marked the pages clean without
+  // writing them, and a later sync would then skip them. Write-faulting them
+  // again (without changing a byte) marks them dirty, so the next sync
+  // writes [from, to) for real.
+  void Redirty(uint64_t from, uint64_t to) {
+    if (to > from) region_->Prefault(from, to - from).IgnoreError();
+  }
 
   // The file is removed once the last reference is dropped.
   void MarkObsolete() { obsolete_.store(true, std::memory_order_release); }
   // The file was already removed (by truncation); do not remove it again.
   void ForgetFile() { file_removed_ = true; }
 
-  SequenceIndex& index() { return index_; }
+  // Internally synchronized, so usable through a const Segment.
+  SequenceIndex& index() const { return index_; }
 
  private:
   Segment(FileSystem* fs, std::string dir, std::string path, uint32_t id,
@@ -111,7 +119,7 @@ class Segment {
   std::atomic<bool> obsolete_{false};
   std::atomic<bool> header_durable_{false};
   bool file_removed_ = false;
-  SequenceIndex index_;
+  mutable SequenceIndex index_;
 };
 
 }  // namespace cairn::wal

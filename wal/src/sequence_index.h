@@ -40,8 +40,17 @@ class SequenceIndex {
   // Whether the index knows every record of its segment (so far).
   bool complete() const { return complete_.load(std::memory_order_acquire); }
   void set_complete() { complete_.store(true, std::memory_order_release); }
-  // Drops entries at or after offset (truncation).
+  // Drops entries at or after offset (truncation) and starts a new
+  // generation.
   void TruncateFrom(uint64_t offset);
+
+  // For building the index of a sealed segment without the log's lock: a
+  // truncation of the segment meanwhile changes the generation, and entries
+  // (and completeness) from the builder's older generation are ignored.
+  uint64_t generation() const;
+  void MaybeAddIn(uint64_t generation, uint64_t first_seq, uint64_t offset,
+                  uint64_t interval);
+  void SetCompleteIn(uint64_t generation);
 
  private:
   void Add(uint64_t first_seq, uint64_t offset, uint64_t interval);
@@ -50,6 +59,7 @@ class SequenceIndex {
   std::atomic<uint64_t> next_entry_offset_{0};
   mutable std::mutex mu_;
   std::vector<Entry> entries_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<bool> complete_{false};
 };
 

@@ -34,6 +34,12 @@ inline constexpr size_t kSegmentHeaderSize = 64;
 
 inline constexpr uint32_t kFlagActive = 1u << 0;
 inline constexpr uint32_t kFlagSealed = 1u << 1;
+// Retention deleted the segment; a file that survives (its unlink deferred
+// by a reader, or lost in a crash) is removed at the next open.
+inline constexpr uint32_t kFlagObsolete = 1u << 2;
+// A truncation is in progress: the frames end at write_offset exactly, and
+// everything after it (in this segment and in newer ones) is to be dropped.
+inline constexpr uint32_t kFlagTruncated = 1u << 3;
 
 inline constexpr size_t kFrameHeaderSize = 8;    // crc + length
 inline constexpr size_t kRecordHeaderSize = 12;  // first_seq + seq_count

@@ -122,6 +122,9 @@ struct RecoveryReport {
   // Segments after a torn one (power loss before their predecessor was
   // sealed on disk): they held only unsynced writes and were removed.
   uint32_t removed_unsynced_segments = 0;
+  // Segments retention had deleted whose files survived (a reader deferred
+  // the unlink, or a crash lost it); removed.
+  uint32_t removed_obsolete_segments = 0;
 };
 
 }  // namespace cairn::wal
