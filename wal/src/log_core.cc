@@ -305,8 +305,10 @@ void LogCore::MarkSyncedLocked(Segment* seg, uint64_t end, uint32_t count,
   synced_end_ = end;
   // The header may only claim what is already durable; it reaches the disk
   // with the next sync.
+  // A failed write leaves the older header, which claims less: still true.
   seg->WriteHeader(HeaderForEnd(seg->header(), end, count, last_seq,
-                                seg->header().flags, NowNs()));
+                                seg->header().flags, NowNs()))
+      .IgnoreError();
 }
 
 absl::Status LogCore::SyncPublishedLocked() {
@@ -380,8 +382,8 @@ absl::Status LogCore::SealPendingLocked(size_t max_segments) {
     // Frames first, then the header that claims them.
     absl::Status s = TimedSync(seg.get(), end);
     int syncs = 1;
+    if (s.ok()) s = seg->PersistHeader();
     if (s.ok()) {
-      seg->PersistHeader();
       s = TimedSync(seg.get(), kSegmentHeaderSize);
       ++syncs;
     }

@@ -301,8 +301,12 @@ std::shared_ptr<Segment> LogCore::EnforceRetentionLocked(SegmentList* doomed) {
     total -= seg->size();
     // Marked on disk too (RunRetention syncs it before anything is
     // unlinked): a reader may defer the unlink, and a crash may lose it.
-    seg->WriteHeader(HeaderForEnd(h, h.write_offset, h.entry_count, h.last_seq,
-                                  h.flags | kFlagObsolete, h.modified_ns));
+    if (!seg->WriteHeader(HeaderForEnd(h, h.write_offset, h.entry_count,
+                                       h.last_seq, h.flags | kFlagObsolete,
+                                       h.modified_ns))
+             .ok()) {
+      break;  // it stays; the next pass tries again
+    }
     seg->MarkObsolete();
     ++stats_.segments_deleted;
     if (options_.listener != nullptr) {
@@ -398,8 +402,12 @@ absl::Status LogCore::TruncateAfterLocked(uint64_t seq) {
   // 1. The frames kept are durable, then the target's header says the log
   //    ends at the cut (recovery cuts there and drops newer segments).
   if (absl::Status s = target->Sync(cut); !s.ok()) return fail(s);
-  target->WriteHeader(HeaderForEnd(target->header(), cut, count, seq,
-                                   kFlagActive | kFlagTruncated, NowNs()));
+  if (absl::Status s = target->WriteHeader(
+          HeaderForEnd(target->header(), cut, count, seq,
+                       kFlagActive | kFlagTruncated, NowNs()));
+      !s.ok()) {
+    return fail(s);
+  }
   if (absl::Status s = target->Sync(kSegmentHeaderSize); !s.ok()) {
     return fail(s);
   }
@@ -415,10 +423,13 @@ absl::Status LogCore::TruncateAfterLocked(uint64_t seq) {
   }
   if (absl::Status s = options_.fs->SyncDir(dir_); !s.ok()) return fail(s);
   // 3. The cut-off frames become zeros, then the header a plain one again.
-  std::memset(target->data() + cut, 0, end - cut);
+  if (absl::Status s = target->ZeroRange(cut, end); !s.ok()) return fail(s);
   if (absl::Status s = target->Sync(end); !s.ok()) return fail(s);
-  target->WriteHeader(
-      HeaderForEnd(target->header(), cut, count, seq, kFlagActive, NowNs()));
+  if (absl::Status s = target->WriteHeader(HeaderForEnd(
+          target->header(), cut, count, seq, kFlagActive, NowNs()));
+      !s.ok()) {
+    return fail(s);
+  }
   if (absl::Status s = target->Sync(kSegmentHeaderSize); !s.ok()) {
     return fail(s);
   }

@@ -370,8 +370,10 @@ absl::Status LogCore::ApplyRecovery(const std::shared_ptr<Segment>& seg,
     report_.truncated_bytes += r.dirty_end - scan.end_offset;
     report_.dropped_frames_after_cut +=
         CountFramesFrom(seg->data(), seg->size(), scan.valid_frame_after);
-    std::memset(seg->data() + scan.end_offset, 0,
-                r.dirty_end - scan.end_offset);
+    if (absl::Status s = seg->ZeroRange(scan.end_offset, r.dirty_end);
+        !s.ok()) {
+      return s;
+    }
   }
   // Make what survived durable before anything is appended after it, then
   // the header that says so.
@@ -379,9 +381,12 @@ absl::Status LogCore::ApplyRecovery(const std::shared_ptr<Segment>& seg,
       !s.ok()) {
     return s;
   }
-  seg->WriteHeader(HeaderForEnd(r.header, scan.end_offset, scan.records,
-                                scan.next_seq - 1,
-                                r.sealed ? kFlagSealed : kFlagActive, NowNs()));
+  if (absl::Status s = seg->WriteHeader(HeaderForEnd(
+          r.header, scan.end_offset, scan.records, scan.next_seq - 1,
+          r.sealed ? kFlagSealed : kFlagActive, NowNs()));
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s = seg->Sync(kSegmentHeaderSize); !s.ok()) return s;
   seg->index().set_complete();
 

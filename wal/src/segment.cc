@@ -141,14 +141,34 @@ absl::Status Segment::Activate(uint64_t first_seq, uint64_t now_ns) {
   h.last_seq = first_seq - 1;
   h.created_ns = now_ns;
   h.modified_ns = now_ns;
-  WriteHeader(h);
+  if (absl::Status s = WriteHeader(h); !s.ok()) return s;
   header_durable_ = false;
   return absl::OkStatus();
 }
 
-void Segment::WriteHeader(const SegmentHeader& h) {
+absl::Status Segment::WriteHeader(const SegmentHeader& h) {
   header_ = h;
-  EncodeSegmentHeader(h, region_->data());
+  return WriteHeaderBytes(h);
+}
+
+absl::Status Segment::WriteHeaderBytes(const SegmentHeader& h) const {
+  char buf[kSegmentHeaderSize];
+  EncodeSegmentHeader(h, buf);
+  return file_->WriteAt(0, std::string_view(buf, sizeof(buf)));
+}
+
+absl::Status Segment::ZeroRange(uint64_t from, uint64_t to) {
+  static const std::string* const kZeros = new std::string(1 << 20, '\0');
+  while (from < to) {
+    const uint64_t n = std::min<uint64_t>(to - from, kZeros->size());
+    if (absl::Status s =
+            file_->WriteAt(from, std::string_view(*kZeros).substr(0, n));
+        !s.ok()) {
+      return s;
+    }
+    from += n;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Segment::Sync(uint64_t end) {

@@ -69,13 +69,21 @@ class Segment {
   // The header as of open/create, or as last written by WriteHeader.
   const SegmentHeader& header() const { return header_; }
 
-  // Encodes h into the mapped header (made durable by a later Sync).
-  void WriteHeader(const SegmentHeader& h);
+  // Makes h the header, in memory and in the file (durable with a later
+  // Sync). Written with pwrite, not through the mapping: the kernel copies
+  // it under the page's lock, which writeback also takes, so a sync running
+  // meanwhile never writes half of it.
+  absl::Status WriteHeader(const SegmentHeader& h);
   // Changes the in-memory header only (LogCore's view of the segment); the
-  // mapped header keeps its old content until PersistHeader.
+  // file keeps its old header until PersistHeader.
   void set_header(const SegmentHeader& h) { header_ = h; }
-  // Encodes the in-memory header into the mapping.
-  void PersistHeader() { EncodeSegmentHeader(header_, region_->data()); }
+  // Writes the in-memory header to the file (reading it only, so that it
+  // may run beside readers of header()).
+  absl::Status PersistHeader() const { return WriteHeaderBytes(header_); }
+  // Writes zeros over [from, to) through the file (not the mapping, which
+  // readers may be decoding: they see the change as the kernel makes it,
+  // and check what they decoded).
+  absl::Status ZeroRange(uint64_t from, uint64_t to);
   // Makes bytes [0, end) durable (the header page always among them).
   absl::Status Sync(uint64_t end);
   // Whether the header on disk names the segment's first sequence. False
@@ -105,6 +113,8 @@ class Segment {
   SequenceIndex& index() const { return index_; }
 
  private:
+  absl::Status WriteHeaderBytes(const SegmentHeader& h) const;
+
   Segment(FileSystem* fs, std::string dir, std::string path, uint32_t id,
           std::unique_ptr<File> file, std::unique_ptr<MappedRegion> region);
 
