@@ -6,7 +6,9 @@
 // appends form commit groups: one leader writes every waiting record and, if
 // any of them must be durable, issues one sync for all of them. Sequence
 // numbers are assigned in commit order, without gaps. When the active segment
-// is full it is synced and sealed and a new one is created.
+// is full, the next one (created ahead of need) takes over at once; the full
+// one is synced and sealed in the background, and before any later sync
+// completes, so that what is durable is always a prefix of the log.
 //
 // Visibility: a record becomes visible to readers (and Find) when its append
 // returns successfully: after its sync, for a durable append. Readers never
