@@ -11,6 +11,11 @@
 // writer. With the queue empty, a non-durable append takes a fast path that
 // does all of that in one critical section.
 //
+// Two threads work beside the writers: the background thread seals retired
+// segments, runs the periodic and bytes-per-sync syncs and retention; the
+// preparer keeps a spare segment created and the active one faulted in
+// ahead of the writer.
+//
 // Invariants (under mu_):
 //   - published_end_ <= written_end_ <= active_->size(); frames below
 //     published_end_ are complete and valid; every byte of the active segment
