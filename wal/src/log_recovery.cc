@@ -161,6 +161,11 @@ absl::Status LogCore::Open() {
       ++it;
       continue;
     }
+    if (std::next(it) == segs.end()) {
+      // Retention never deletes the newest segment.
+      return absl::DataLossError(absl::StrFormat(
+          "WAL segment %s, the newest, is flagged as deleted", (*it)->path()));
+    }
     if (absl::Status s = remove(*it); !s.ok()) return s;
     ++report_.removed_obsolete_segments;
     removed = true;
