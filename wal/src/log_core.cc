@@ -260,16 +260,12 @@ void LogCore::WaitLocked(std::condition_variable& cv) {
   lock.release();
 }
 
-bool LogCore::WaitUntilLocked(std::condition_variable& cv,
+void LogCore::WaitUntilLocked(std::condition_variable& cv,
                               absl::Time deadline) {
-  if (deadline == absl::InfiniteFuture()) {
-    WaitLocked(cv);
-    return true;
-  }
+  if (deadline == absl::InfiniteFuture()) return WaitLocked(cv);
   std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
   cv.wait_until(lock, absl::ToChronoTime(deadline));
   lock.release();
-  return absl::Now() < deadline;
 }
 
 void LogCore::FinishWritersLocked(size_t n, const absl::Status& status) {

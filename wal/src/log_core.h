@@ -134,10 +134,10 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeReadersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Condition-variable waits for a caller that holds mu_ (not as a
-  // unique_lock). WaitUntilLocked returns false once deadline has passed.
+  // unique_lock). Callers re-check their condition (and the time) after.
   void WaitLocked(std::condition_variable& cv)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool WaitUntilLocked(std::condition_variable& cv, absl::Time deadline)
+  void WaitUntilLocked(std::condition_variable& cv, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void BackgroundLoop();
   // The preparer thread: keeps a spare segment ready and the active segment

@@ -246,6 +246,11 @@ class FaultInjectionFileSystem::FaultRegion final : public MappedRegion {
     return absl::OkStatus();
   }
 
+  // A hint that changes no byte: passed through, never failed.
+  absl::Status Prefault(size_t offset, size_t length) override {
+    return base_->Prefault(offset, length);
+  }
+
  private:
   FaultInjectionFileSystem* const fs_;
   const std::string path_;
@@ -368,36 +373,6 @@ absl::Status FaultInjectionFileSystem::CheckFault(FsOp op,
     return rule.status;
   }
   return absl::OkStatus();
-}
-
-void FaultInjectionFileSystem::RecordFileSynced(const std::string& path,
-                                                const File& base_file) {
-  absl::StatusOr<std::string> content = ReadAll(base_file);
-  if (!content.ok()) return;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(path);
-  if (it != files_.end()) {
-    ApplyFileSyncLocked(it->second.get(), *std::move(content));
-  }
-}
-
-void FaultInjectionFileSystem::RecordRangeSynced(const std::string& path,
-                                                 uint64_t offset,
-                                                 const char* data,
-                                                 size_t length,
-                                                 uint64_t file_size) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(path);
-  if (it != files_.end()) {
-    ApplyRangeSyncLocked(it->second.get(), offset, data, length, file_size);
-  }
-}
-
-void FaultInjectionFileSystem::RecordWrite(const std::string& path,
-                                           uint64_t bytes) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(path);
-  if (it != files_.end()) it->second->unsynced_bytes += bytes;
 }
 
 void FaultInjectionFileSystem::ApplyFileSyncLocked(FileState* state,

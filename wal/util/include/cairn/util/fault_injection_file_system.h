@@ -126,13 +126,6 @@ class FaultInjectionFileSystem : public FileSystem {
       const std::string& path) override;
   absl::StatusOr<uint64_t> FreeSpace(const std::string& path) override;
 
-  // Used by the wrapped File and MappedRegion objects; not for tests.
-  absl::Status MaybeFail(FsOp op, const std::string& path, bool* torn);
-  void RecordFileSynced(const std::string& path, const File& base_file);
-  void RecordRangeSynced(const std::string& path, uint64_t offset,
-                         const char* data, size_t length, uint64_t file_size);
-  void RecordWrite(const std::string& path, uint64_t bytes);
-
  private:
   // What the file system knows about one file opened writable through it:
   // its durable content and whether its directory entry is durable yet.
@@ -143,6 +136,9 @@ class FaultInjectionFileSystem : public FileSystem {
   class FaultFile;
   class FaultRegion;
 
+  // The failure a rule assigns to this call, if any (counted as injected);
+  // *torn is set for a torn write.
+  absl::Status MaybeFail(FsOp op, const std::string& path, bool* torn);
   // MaybeFail for calls naming two paths (Rename, Link): a rule's path filter
   // matches if either path contains it. other_path may be empty.
   absl::Status CheckFault(FsOp op, std::string_view path,
