@@ -60,10 +60,6 @@ struct Options {
   int level0_stop_writes_trigger = 36;
   uint64_t max_bytes_for_level_base = 256ull << 20;  // target size of L1
   double max_bytes_for_level_multiplier = 10;
-  // Derive level targets from the size of the last level, as RocksDB's
-  // level_compaction_dynamic_level_bytes does, so that space amplification
-  // stays near 1.1 whatever the data size.
-  bool level_compaction_dynamic_level_bytes = false;
   // Estimated bytes compaction must rewrite to bring every level back under
   // its target: writes slow down above the soft limit and stop above the
   // hard limit. 0 disables either.

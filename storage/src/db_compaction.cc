@@ -1,0 +1,424 @@
+// Leveled compaction: picking work, merging, and manual compaction.
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+#include "compaction.h"
+#include "db_impl.h"
+#include "dbformat.h"
+#include "filename.h"
+#include "level_iterator.h"
+#include "merging_iterator.h"
+#include "table_file_writer.h"
+
+namespace cairn::storage {
+
+void FileRange(const FileList& files, std::string* smallest,
+               std::string* largest) {
+  bool first = true;
+  for (const auto& f : files) {
+    std::string_view lo = ExtractUserKey(f->smallest);
+    std::string_view hi = ExtractUserKey(f->largest);
+    if (first || lo < std::string_view(*smallest)) smallest->assign(lo);
+    if (first || hi > std::string_view(*largest)) largest->assign(hi);
+    first = false;
+  }
+}
+
+namespace {
+
+bool RangesOverlap(const Compaction& a, std::string_view lo,
+                   std::string_view hi) {
+  return !(std::string_view(a.largest_user_key) < lo ||
+           hi < std::string_view(a.smallest_user_key));
+}
+
+bool AnyBeingCompacted(const FileList& files) {
+  return std::any_of(files.begin(), files.end(),
+                     [](const auto& f) { return f->being_compacted; });
+}
+
+// Whether any level below `level` may hold user_key (binary search per
+// level; levels >= 1 are sorted and disjoint).
+bool KeyMayExistBelow(const Version& v, int level, std::string_view user_key) {
+  for (int l = level + 1; l < v.num_levels(); ++l) {
+    const FileList& files = v.files(l);
+    auto it = std::lower_bound(
+        files.begin(), files.end(), user_key,
+        [](const std::shared_ptr<FileMetaData>& f, std::string_view k) {
+          return ExtractUserKey(f->largest) < k;
+        });
+    if (it != files.end() && ExtractUserKey((*it)->smallest) <= user_key) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Index of the snapshot stripe a sequence falls in: versions in one stripe
+// are seen by exactly the same snapshots.
+size_t Stripe(const std::vector<uint64_t>& snapshots, uint64_t seq) {
+  return std::lower_bound(snapshots.begin(), snapshots.end(), seq) -
+         snapshots.begin();
+}
+
+}  // namespace
+
+std::unique_ptr<Compaction> DBImpl::PickCompaction() {
+  if (manual_compactions_ > 0 || !background_error_.ok() || shutting_down_) {
+    return nullptr;
+  }
+  std::shared_ptr<Version> v = versions_->current();
+  // Levels by score, highest first.
+  std::vector<int> levels;
+  for (int l = 0; l + 1 < v->num_levels(); ++l) {
+    if (v->score(l) >= 1) levels.push_back(l);
+  }
+  std::sort(levels.begin(), levels.end(),
+            [&](int a, int b) { return v->score(a) > v->score(b); });
+  for (int level : levels) {
+    auto c = std::make_unique<Compaction>();
+    c->level = level;
+    c->output_level = level + 1;
+    c->version = v;
+    if (level == 0) {
+      if (AnyBeingCompacted(v->files(0))) continue;
+      c->inputs[0] = v->files(0);
+    } else {
+      // Round-robin through the level, from where the last compaction of
+      // this level stopped.
+      const FileList& files = v->files(level);
+      std::string& pointer = compact_pointer_[level];
+      size_t start = 0;
+      while (start < files.size() && !pointer.empty() &&
+             CompareInternalKeys(files[start]->largest, pointer) <= 0) {
+        ++start;
+      }
+      bool found = false;
+      for (size_t k = 0; k < files.size() && !found; ++k) {
+        const auto& f = files[(start + k) % files.size()];
+        if (f->being_compacted) continue;
+        std::string lo, hi;
+        FileRange({f}, &lo, &hi);
+        std::string_view lo_v(lo), hi_v(hi);
+        if (AnyBeingCompacted(v->Overlapping(level + 1, &lo_v, &hi_v))) {
+          continue;
+        }
+        c->inputs[0] = {f};
+        found = true;
+      }
+      if (!found) continue;
+    }
+    FileRange(c->inputs[0], &c->smallest_user_key, &c->largest_user_key);
+    std::string_view lo(c->smallest_user_key), hi(c->largest_user_key);
+    c->inputs[1] = v->Overlapping(c->output_level, &lo, &hi);
+    if (AnyBeingCompacted(c->inputs[1])) continue;
+    FileList all = c->inputs[0];
+    all.insert(all.end(), c->inputs[1].begin(), c->inputs[1].end());
+    FileRange(all, &c->smallest_user_key, &c->largest_user_key);
+    bool conflict = false;
+    for (const Compaction* r : running_compaction_list_) {
+      if (r->output_level == c->output_level &&
+          RangesOverlap(*r, c->smallest_user_key, c->largest_user_key)) {
+        conflict = true;
+      }
+    }
+    if (conflict) continue;
+    c->trivial_move = c->inputs[0].size() == 1 && c->inputs[1].empty();
+    if (level > 0) compact_pointer_[level] = c->inputs[0].back()->largest;
+    return c;
+  }
+  return nullptr;
+}
+
+void DBImpl::MaybeScheduleCompaction() {
+  if (running_compactions_ < std::max(1, options_.max_background_compactions)) {
+    bg_cv_.notify_all();
+  }
+}
+
+void DBImpl::CompactionThread() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!shutting_down_) {
+    std::unique_ptr<Compaction> c;
+    if (running_compactions_ < std::max(1, options_.max_background_compactions)) {
+      c = PickCompaction();
+    }
+    if (!c) {
+      bg_cv_.wait(lock);
+      continue;
+    }
+    absl::Status s = RunCompaction(lock, c.get());
+    if (!s.ok() && !shutting_down_) SetBackgroundError(s);
+  }
+}
+
+absl::Status DBImpl::RunCompaction(std::unique_lock<std::mutex>& lock,
+                                   Compaction* c) {
+  ++running_compactions_;
+  running_compaction_list_.push_back(c);
+  c->SetBeingCompacted(true);
+  const std::vector<uint64_t> snapshots = SnapshotSequences();
+  const uint64_t smallest_snapshot =
+      snapshots.empty() ? kMaxSequenceNumber : snapshots.front();
+  const absl::Time start = absl::Now();
+  CompactionJobInfo info;
+  info.level = c->level;
+  info.output_level = c->output_level;
+  info.input_files =
+      static_cast<int>(c->inputs[0].size() + c->inputs[1].size());
+  info.input_bytes = c->InputBytes();
+  info.manual = c->manual;
+  lock.unlock();
+  for (EventListener* l : options_.listeners) l->OnCompactionBegin(info);
+
+  VersionEdit edit;
+  absl::Status s;
+  std::vector<FileMetaData> outputs;
+  if (c->trivial_move) {
+    const FileMetaData& f = *c->inputs[0][0];
+    edit.DeleteFile(c->level, f.number);
+    edit.AddFile(c->output_level, f);
+    outputs.push_back(f);
+  } else {
+    s = MergeCompactionInputs(lock, *c, snapshots, smallest_snapshot,
+                              &outputs, &info.entries_dropped);
+    for (int which = 0; which < 2; ++which) {
+      for (const auto& f : c->inputs[which]) {
+        edit.DeleteFile(which == 0 ? c->level : c->output_level, f->number);
+      }
+    }
+    for (const FileMetaData& f : outputs) edit.AddFile(c->output_level, f);
+  }
+  if (s.ok() && !outputs.empty() && !c->trivial_move) s = fs_->SyncDir(path_);
+
+  lock.lock();
+  if (s.ok()) s = versions_->LogAndApply(&edit, &lock);
+  for (const FileMetaData& f : outputs) pending_outputs_.erase(f.number);
+  c->SetBeingCompacted(false);
+  running_compaction_list_.erase(std::find(running_compaction_list_.begin(),
+                                           running_compaction_list_.end(), c));
+  --running_compactions_;
+  if (s.ok()) {
+    InstallSuperVersion();
+    if (!c->trivial_move) {
+      stats_.Add(Ticker::kCompactions);
+      stats_.Add(Ticker::kCompactReadBytes, info.input_bytes);
+    }
+  }
+  info.output_files = static_cast<int>(outputs.size());
+  for (const FileMetaData& f : outputs) info.output_bytes += f.file_size;
+  if (s.ok() && !c->trivial_move) {
+    stats_.Add(Ticker::kCompactWriteBytes, info.output_bytes);
+    sst_bytes_written_ += info.output_bytes;
+  }
+  info.duration = absl::Now() - start;
+  info.status = s;
+  stats_.Record(HistogramType::kCompactionMicros,
+                absl::ToInt64Microseconds(info.duration));
+  DeleteObsoleteFiles(lock);
+  bg_done_cv_.notify_all();
+  bg_cv_.notify_all();  // the new shape may call for more work
+  lock.unlock();
+  for (EventListener* l : options_.listeners) l->OnCompactionEnd(info);
+  lock.lock();
+  return s;
+}
+
+absl::Status DBImpl::MergeCompactionInputs(
+    std::unique_lock<std::mutex>& lock, const Compaction& c,
+    const std::vector<uint64_t>& snapshots, uint64_t smallest_snapshot,
+    std::vector<FileMetaData>* outputs, uint64_t* dropped) {
+  const Version& v = *c.version;
+  // Inputs: each L0 file on its own (they overlap), a level as one stream.
+  std::vector<std::unique_ptr<InternalIterator>> children;
+  std::vector<RangeTombstone> tombstones;
+  FileList level_inputs[2] = {c.inputs[0], c.inputs[1]};
+  for (int which = 0; which < 2; ++which) {
+    const int level = which == 0 ? c.level : c.output_level;
+    for (const auto& f : level_inputs[which]) {
+      auto table = table_cache_->Get(f->number, f->file_size);
+      if (!table.ok()) return table.status();
+      if (f->num_range_deletions > 0) {
+        auto list = (*table)->range_tombstones().ToTombstones();
+        tombstones.insert(tombstones.end(), list.begin(), list.end());
+      }
+      if (level == 0) children.push_back((*table)->NewIterator(false));
+    }
+    if (level > 0 && !level_inputs[which].empty()) {
+      children.push_back(
+          NewLevelIterator(table_cache_.get(), &level_inputs[which], false));
+    }
+  }
+  auto input = NewMergingIterator(InternalKeyComparator(), std::move(children));
+  const FragmentedRangeTombstones frags(std::move(tombstones));
+  const bool to_last_level = c.output_level == v.num_levels() - 1 ||
+                             !v.OverlapsBelow(c.output_level,
+                                              c.smallest_user_key,
+                                              c.largest_user_key);
+
+  std::unique_ptr<TableFileWriter> out;
+  std::vector<std::string> cut_points;  // first user key of outputs 2..n
+  std::vector<std::unique_ptr<TableFileWriter>> writers;
+  auto new_output = [&]() -> absl::Status {
+    lock.lock();
+    const uint64_t number = versions_->NewFileNumber();
+    pending_outputs_.insert(number);
+    lock.unlock();
+    auto w = TableFileWriter::Create(fs_, TableFileName(path_, number), number,
+                                     TableBuilderOptions::From(options_));
+    if (!w.ok()) return w.status();
+    writers.push_back(std::move(*w));
+    return absl::OkStatus();
+  };
+
+  std::string current_key;
+  bool has_current = false;
+  size_t prev_stripe = 0;
+  std::string last_output_key;
+  ParsedInternalKey k;
+  for (input->SeekToFirst(); input->Valid(); input->Next()) {
+    if (shutting_down_flag_.load(std::memory_order_relaxed)) {
+      return absl::AbortedError("compaction interrupted by shutdown");
+    }
+    if (!ParseInternalKey(input->key(), &k)) {
+      return absl::DataLossError("compaction input: malformed internal key");
+    }
+    const size_t stripe = Stripe(snapshots, k.sequence);
+    bool drop = false;
+    if (!has_current || k.user_key != std::string_view(current_key)) {
+      current_key.assign(k.user_key);
+      has_current = true;
+    } else if (stripe == prev_stripe) {
+      drop = true;  // a newer version in the same stripe shadows it
+    }
+    prev_stripe = stripe;
+    if (!drop && !frags.empty()) {
+      if (const auto* frag = frags.FragmentFor(k.user_key)) {
+        // Oldest tombstone newer than this version: if no snapshot falls
+        // between them, nobody can see the version.
+        uint64_t cover = 0;
+        for (uint64_t t : frag->seqs) {
+          if (t > k.sequence) cover = t;
+        }
+        if (cover != 0 && Stripe(snapshots, cover) == stripe) drop = true;
+      }
+    }
+    if (!drop && k.type == kTypeDeletion && k.sequence <= smallest_snapshot &&
+        (to_last_level || !KeyMayExistBelow(v, c.output_level, k.user_key))) {
+      drop = true;  // nothing older remains for it to hide
+    }
+    if (drop) {
+      ++*dropped;
+      continue;
+    }
+    if (writers.empty() ||
+        (writers.back()->FileSize() >= options_.target_file_size &&
+         k.user_key != std::string_view(last_output_key))) {
+      if (!writers.empty()) cut_points.emplace_back(k.user_key);
+      if (absl::Status s = new_output(); !s.ok()) return s;
+    }
+    writers.back()->Add(input->key(), input->value());
+    last_output_key.assign(k.user_key);
+  }
+  if (!input->status().ok()) return input->status();
+
+  // Range tombstones: each output gets the fragments of its key span (the
+  // first from -inf, the last to +inf), clipped at the cut points. At the
+  // bottom, those visible to every reader and with nothing below are dropped.
+  for (const auto& frag : frags.fragments()) {
+    const bool bottom = to_last_level ||
+                        !v.OverlapsBelow(c.output_level, frag.begin, frag.end);
+    std::vector<uint64_t> keep;
+    size_t last_stripe = SIZE_MAX;
+    for (uint64_t t : frag.seqs) {  // newest first
+      const size_t stripe = Stripe(snapshots, t);
+      if (stripe == last_stripe) continue;  // shadowed by a newer one
+      last_stripe = stripe;
+      if (bottom && t <= smallest_snapshot) continue;
+      keep.push_back(t);
+    }
+    *dropped += frag.seqs.size() - keep.size();
+    if (keep.empty()) continue;
+    if (writers.empty()) {
+      if (absl::Status s = new_output(); !s.ok()) return s;
+    }
+    for (size_t i = 0; i < writers.size(); ++i) {
+      std::string_view lo = i == 0 ? std::string_view() : cut_points[i - 1];
+      std::optional<std::string_view> hi;
+      if (i < cut_points.size()) hi = cut_points[i];
+      std::string_view b = std::max(std::string_view(frag.begin), lo);
+      std::string_view e = frag.end;
+      if (hi && *hi < e) e = *hi;
+      if (!(b < e)) continue;
+      for (uint64_t t : keep) {
+        writers[i]->AddTombstone(RangeTombstone{std::string(b), std::string(e), t});
+      }
+    }
+  }
+  for (auto& w : writers) {
+    auto meta = w->Finish();
+    if (!meta.ok()) return meta.status();
+    outputs->push_back(std::move(*meta));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DBImpl::CompactRange(const std::string* begin,
+                                  const std::string* end) {
+  if (absl::Status s = Flush(FlushOptions{.wait = true}); !s.ok()) return s;
+  std::unique_lock<std::mutex> lock(mu_);
+  ++manual_compactions_;
+  // Wait for automatic compactions to finish; none start meanwhile.
+  while (running_compactions_ > 0 && background_error_.ok()) {
+    bg_done_cv_.wait(lock);
+  }
+  absl::Status s = background_error_;
+  std::optional<std::string_view> lo, hi;
+  if (begin) lo = *begin;
+  if (end) hi = *end;
+  const int last = versions_->current()->LastNonEmptyLevel();
+  for (int level = 0; s.ok() && level <= last; ++level) {
+    std::shared_ptr<Version> v = versions_->current();
+    auto c = std::make_unique<Compaction>();
+    c->manual = true;
+    c->version = v;
+    c->level = level;
+    // Everything moves down to the last level holding data; that level is
+    // then rewritten in place so its tombstones can go.
+    c->output_level = level < last ? level + 1 : last;
+    c->inputs[0] =
+        v->Overlapping(level, lo ? &*lo : nullptr, hi ? &*hi : nullptr);
+    if (c->inputs[0].empty()) continue;
+    // Older L0 files must not stay above newer data moved down: take them
+    // all.
+    if (level == 0) c->inputs[0] = v->files(0);
+    if (c->output_level != level) {
+      FileRange(c->inputs[0], &c->smallest_user_key, &c->largest_user_key);
+      std::string_view a(c->smallest_user_key), b(c->largest_user_key);
+      c->inputs[1] = v->Overlapping(c->output_level, &a, &b);
+    } else if (last == 0) {
+      break;  // only L0: compact it into L1 instead
+    }
+    FileList all = c->inputs[0];
+    all.insert(all.end(), c->inputs[1].begin(), c->inputs[1].end());
+    FileRange(all, &c->smallest_user_key, &c->largest_user_key);
+    s = RunCompaction(lock, c.get());
+  }
+  if (s.ok() && last == 0 && !versions_->current()->files(0).empty()) {
+    std::shared_ptr<Version> v = versions_->current();
+    auto c = std::make_unique<Compaction>();
+    c->manual = true;
+    c->version = v;
+    c->level = 0;
+    c->output_level = 1;
+    c->inputs[0] = v->files(0);
+    FileRange(c->inputs[0], &c->smallest_user_key, &c->largest_user_key);
+    s = RunCompaction(lock, c.get());
+  }
+  --manual_compactions_;
+  if (!s.ok()) SetBackgroundError(s);
+  bg_cv_.notify_all();
+  return s;
+}
+
+}  // namespace cairn::storage

@@ -1,0 +1,152 @@
+// Flushing immutable memtables to level-0 tables, and deleting files no
+// Version needs any more.
+#include "absl/strings/str_format.h"
+#include "db_impl.h"
+#include "dbformat.h"
+#include "filename.h"
+#include "table_file_writer.h"
+
+namespace cairn::storage {
+
+void DBImpl::FlushThread() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!shutting_down_) {
+    if (imms_.empty() || !background_error_.ok()) {
+      bg_cv_.wait(lock);
+      continue;
+    }
+    absl::Status s = FlushOneMemtable(lock);
+    if (!s.ok() && !shutting_down_) SetBackgroundError(s);
+    bg_done_cv_.notify_all();
+    MaybeScheduleCompaction();
+  }
+}
+
+absl::StatusOr<FileMetaData> DBImpl::WriteLevel0Table(MemTable* mem,
+                                                      uint64_t number) {
+  auto writer = TableFileWriter::Create(fs_, TableFileName(path_, number),
+                                        number,
+                                        TableBuilderOptions::From(options_));
+  if (!writer.ok()) return writer.status();
+  auto iter = mem->NewIterator();
+  for (iter->SeekToFirst(); iter->Valid(); iter->Next()) {
+    (*writer)->Add(iter->key(), iter->value());
+  }
+  if (auto t = mem->RangeTombstones()) {
+    for (const RangeTombstone& r : t->ToTombstones()) {
+      (*writer)->AddTombstone(r);
+    }
+  }
+  return (*writer)->Finish();
+}
+
+absl::Status DBImpl::FlushOneMemtable(std::unique_lock<std::mutex>& lock) {
+  std::shared_ptr<MemTable> mem = imms_.front();
+  const uint64_t boundary = imm_boundaries_.front();
+  const bool has_data =
+      mem->num_entries() > 0 || mem->num_range_deletes() > 0;
+  const uint64_t number = has_data ? versions_->NewFileNumber() : 0;
+  if (has_data) pending_outputs_.insert(number);
+  ++running_flushes_;
+  lock.unlock();
+
+  const absl::Time start = absl::Now();
+  FlushJobInfo info;
+  info.file_number = number;
+  info.entries = mem->num_entries();
+  info.flushed_seq = boundary;
+  for (EventListener* l : options_.listeners) l->OnFlushBegin(info);
+  // The WAL must never end below a sequence the SSTables hold: sync it up to
+  // the boundary before the flush is recorded.
+  absl::Status s = log_->Sync();
+  FileMetaData meta;
+  if (s.ok() && has_data) {
+    auto m = WriteLevel0Table(mem.get(), number);
+    if (m.ok()) {
+      meta = std::move(*m);
+      s = fs_->SyncDir(path_);
+    } else {
+      s = m.status();
+    }
+  }
+
+  lock.lock();
+  VersionEdit edit;
+  if (s.ok()) {
+    if (has_data) edit.AddFile(0, meta);
+    edit.SetFlushedSequence(boundary);
+    s = versions_->LogAndApply(&edit, &lock);
+  }
+  if (has_data) pending_outputs_.erase(number);
+  --running_flushes_;
+  if (s.ok()) {
+    imms_.pop_front();
+    imm_boundaries_.pop_front();
+    InstallSuperVersion();
+    ++flushes_completed_;
+    stats_.Add(Ticker::kFlushes);
+    stats_.Add(Ticker::kFlushBytes, meta.file_size);
+    sst_bytes_written_ += meta.file_size;
+  }
+  info.bytes = meta.file_size;
+  info.duration = absl::Now() - start;
+  info.status = s;
+  stats_.Record(HistogramType::kFlushMicros,
+                absl::ToInt64Microseconds(info.duration));
+  DeleteObsoleteFiles(lock);
+  lock.unlock();
+  if (s.ok()) log_->SetDeletableBelow(boundary + 1);
+  for (EventListener* l : options_.listeners) l->OnFlushEnd(info);
+  lock.lock();
+  return s;
+}
+
+absl::Status DBImpl::Flush(const FlushOptions& options) {
+  WriteOptions wo;
+  auto r = WriteInternal(wo, nullptr, /*force_switch=*/true);
+  if (!r.ok()) return r.status();
+  if (!options.wait) return absl::OkStatus();
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t target = flushes_completed_ + imms_.size();
+  while (flushes_completed_ < target && background_error_.ok() &&
+         !shutting_down_) {
+    bg_done_cv_.wait(lock);
+  }
+  return background_error_;
+}
+
+void DBImpl::DeleteObsoleteFiles(std::unique_lock<std::mutex>& lock) {
+  if (!background_error_.ok()) return;  // the on-disk state is uncertain
+  std::set<uint64_t> live = pending_outputs_;
+  versions_->AddLiveFiles(&live);
+  // Files numbered from here on are created after this look at the live
+  // set: never touch them.
+  const uint64_t horizon = versions_->next_file_number();
+  lock.unlock();
+  auto names = fs_->ListDir(path_);
+  std::vector<uint64_t> doomed;
+  if (names.ok()) {
+    for (const std::string& name : *names) {
+      uint64_t number;
+      if (ParseFileName(name, &number) == FileType::kTable &&
+          number < horizon && !live.count(number)) {
+        doomed.push_back(number);
+      }
+    }
+  }
+  for (uint64_t number : doomed) {
+    table_cache_->Evict(number);
+    fs_->Remove(TableFileName(path_, number)).IgnoreError();
+  }
+  lock.lock();
+}
+
+void DBImpl::SetBackgroundError(const absl::Status& s) {
+  if (s.ok() || !background_error_.ok()) return;
+  background_error_ = s;
+  bg_done_cv_.notify_all();
+  bg_cv_.notify_all();
+  for (EventListener* l : options_.listeners) l->OnBackgroundError(s);
+}
+
+}  // namespace cairn::storage

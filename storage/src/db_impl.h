@@ -1,0 +1,197 @@
+// DBImpl: the engine behind DB (see cairn/storage/db.h for the contract).
+//
+// Concurrency. One mutex (mu_) guards the memtable list, the VersionSet, the
+// writer queue, snapshots and background-job state. Writers queue up; the
+// writer at the head (the leader) checks for stalls, takes a group of queued
+// batches, releases mu_, appends each batch to the WAL as one record (one
+// sync for the group if any member asked), inserts them into the memtable,
+// then retakes mu_ and publishes the new last sequence. Only a leader touches
+// the active memtable's contents, so the memtable needs a single writer; and
+// a memtable switch happens only in a leader, so every sequence at or below
+// an immutable memtable's boundary is in it or older memtables.
+//
+// Readers take a SuperVersion (active memtable, immutable memtables, current
+// Version) under mu_ and read without it.
+//
+// Background: one thread flushes immutable memtables oldest first; others
+// compact. Every failure of background work or of the WAL sets
+// background_error_: writes then fail with it, reads go on.
+#ifndef CAIRN_STORAGE_DB_IMPL_H_
+#define CAIRN_STORAGE_DB_IMPL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "block_cache.h"
+#include "cairn/storage/db.h"
+#include "cairn/wal/log.h"
+#include "memtable.h"
+#include "table_cache.h"
+#include "version_set.h"
+
+namespace cairn::storage {
+
+struct Compaction;
+
+// What a reader needs, pinned together.
+struct SuperVersion {
+  std::shared_ptr<MemTable> mem;
+  std::vector<std::shared_ptr<MemTable>> imms;  // newest first
+  std::shared_ptr<Version> version;
+};
+
+class DBImpl final : public DB {
+ public:
+  DBImpl(const Options& options, std::string path);
+  ~DBImpl() override;
+
+  absl::Status OpenImpl();
+
+  absl::StatusOr<uint64_t> Put(const WriteOptions& options,
+                               std::string_view key,
+                               std::string_view value) override;
+  absl::StatusOr<uint64_t> Delete(const WriteOptions& options,
+                                  std::string_view key) override;
+  absl::StatusOr<uint64_t> DeleteRange(const WriteOptions& options,
+                                       std::string_view begin,
+                                       std::string_view end) override;
+  absl::StatusOr<uint64_t> Write(const WriteOptions& options,
+                                 const WriteBatch& batch) override;
+  absl::StatusOr<GetResult> Get(const ReadOptions& options,
+                                std::string_view key) override;
+  std::vector<absl::StatusOr<GetResult>> MultiGet(
+      const ReadOptions& options,
+      const std::vector<std::string_view>& keys) override;
+  std::unique_ptr<Iterator> NewIterator(const ReadOptions& options) override;
+  const Snapshot* GetSnapshot() override;
+  void ReleaseSnapshot(const Snapshot* snapshot) override;
+  uint64_t LastSequence() const override {
+    return last_sequence_.load(std::memory_order_acquire);
+  }
+  absl::Status Flush(const FlushOptions& options) override;
+  absl::Status CompactRange(const std::string* begin,
+                            const std::string* end) override;
+  absl::Status Checkpoint(const std::string& dir) override;
+  DBStats GetStats() override;
+  const Statistics& statistics() const override { return stats_; }
+  wal::Log* wal() override { return log_.get(); }
+  absl::Status Close() override;
+
+ private:
+  struct Writer;
+  class SnapshotImpl;
+  friend class CompactionJob;
+
+  // --- write path (db_write.cc) ---
+  absl::StatusOr<uint64_t> WriteInternal(
+      const WriteOptions& options, const WriteBatch* batch, bool force_switch,
+      const std::function<absl::Status()>* barrier = nullptr);
+  absl::Status MakeRoomForWrite(std::unique_lock<std::mutex>& lock,
+                                const WriteOptions& options, bool force,
+                                uint64_t bytes);
+  absl::Status WaitForStall(std::unique_lock<std::mutex>& lock,
+                            const WriteOptions& options, StallReason reason);
+  absl::Status DelayWrite(std::unique_lock<std::mutex>& lock,
+                          const WriteOptions& options, StallReason reason,
+                          uint64_t bytes);
+  void SwitchMemtable();
+  absl::Status ApplyToMemtable(const WriteBatch& batch, uint64_t first_seq,
+                               MemTable* mem);
+  absl::Status CheckFreeSpace();
+
+  // --- reads (db_read.cc) ---
+  std::shared_ptr<SuperVersion> GetSuperVersion() const;
+  void InstallSuperVersion();  // mu_ held
+  uint64_t ReadSequence(const ReadOptions& options) const;
+  absl::StatusOr<GetResult> GetImpl(const SuperVersion& sv,
+                                    std::string_view key, uint64_t snapshot);
+
+  // --- background work (db_flush.cc, db_compaction.cc) ---
+  void FlushThread();
+  void CompactionThread();
+  absl::Status FlushOneMemtable(std::unique_lock<std::mutex>& lock);
+  absl::StatusOr<FileMetaData> WriteLevel0Table(MemTable* mem,
+                                                uint64_t number);
+  std::unique_ptr<Compaction> PickCompaction();  // mu_ held
+  absl::Status RunCompaction(std::unique_lock<std::mutex>& lock,
+                             Compaction* c);
+  // The merge itself; called without mu_ (lock is passed to allocate file
+  // numbers).
+  absl::Status MergeCompactionInputs(std::unique_lock<std::mutex>& lock,
+                                     const Compaction& c,
+                                     const std::vector<uint64_t>& snapshots,
+                                     uint64_t smallest_snapshot,
+                                     std::vector<FileMetaData>* outputs,
+                                     uint64_t* dropped);
+  void DeleteObsoleteFiles(std::unique_lock<std::mutex>& lock);
+  void SetBackgroundError(const absl::Status& s);  // mu_ held
+  std::vector<uint64_t> SnapshotSequences() const;  // mu_ held, ascending
+  void MaybeScheduleCompaction();  // mu_ held
+
+  // --- recovery ---
+  absl::Status RecoverWal();
+
+  const Options options_;
+  const std::string path_;
+  FileSystem* const fs_;
+  Statistics stats_;
+  std::unique_ptr<FileLock> lock_file_;
+  std::unique_ptr<BlockCache> block_cache_;
+  std::unique_ptr<TableCache> table_cache_;
+  std::unique_ptr<wal::Log> log_;
+
+  mutable std::mutex mu_;
+  std::unique_ptr<VersionSet> versions_;
+  std::shared_ptr<MemTable> mem_;
+  std::deque<std::shared_ptr<MemTable>> imms_;  // oldest first
+  // Boundary sequence of each immutable memtable, parallel to imms_: every
+  // sequence <= it is in that memtable or an older one.
+  std::deque<uint64_t> imm_boundaries_;
+  std::shared_ptr<SuperVersion> super_version_;
+  std::atomic<uint64_t> last_sequence_{0};
+
+  std::deque<Writer*> writers_;
+  std::list<SnapshotImpl*> snapshots_;  // registration order
+
+  std::condition_variable bg_cv_;        // work for background threads
+  std::condition_variable bg_done_cv_;   // a background job finished
+  std::vector<std::thread> threads_;
+  bool shutting_down_ = false;
+  std::atomic<bool> shutting_down_flag_{false};  // readable without mu_
+  std::vector<std::string> compact_pointer_;     // per level, round-robin
+  bool closed_ = false;
+  int running_flushes_ = 0;
+  uint64_t flushes_completed_ = 0;
+  int running_compactions_ = 0;
+  int manual_compactions_ = 0;
+  std::vector<const Compaction*> running_compaction_list_;
+  absl::Status background_error_;
+  std::set<uint64_t> pending_outputs_;  // file numbers being written
+
+  // Write throttling and the free-space check.
+  absl::Time delay_until_ = absl::InfinitePast();
+  absl::Time last_space_check_ = absl::InfinitePast();
+  bool low_space_ = false;
+  std::string space_message_;
+
+  // Stall state, for GetStats.
+  bool write_slowdown_ = false;
+  bool write_stopped_ = false;
+  StallReason stall_reason_ = StallReason::kCount;
+  uint64_t user_bytes_written_ = 0;
+  std::atomic<uint64_t> sst_bytes_written_{0};
+};
+
+}  // namespace cairn::storage
+
+#endif  // CAIRN_STORAGE_DB_IMPL_H_

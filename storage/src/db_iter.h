@@ -1,0 +1,39 @@
+// DBIter turns the merged stream of internal entries (every version of every
+// key from memtables and SSTables) into the user's view at one sequence: the
+// newest version <= that sequence of each key, minus deleted and
+// range-deleted keys, within the bounds.
+//
+// Thread-safety: one thread at a time.
+#ifndef CAIRN_STORAGE_DB_ITER_H_
+#define CAIRN_STORAGE_DB_ITER_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cairn/storage/iterator.h"
+#include "internal_iterator.h"
+#include "range_tombstone.h"
+
+namespace cairn::storage {
+
+struct DBIterOptions {
+  uint64_t sequence = 0;
+  std::optional<std::string> lower_bound;  // inclusive
+  std::optional<std::string> upper_bound;  // exclusive
+  // Range tombstones of every source (null: none).
+  std::shared_ptr<const FragmentedRangeTombstones> tombstones;
+  // Kept alive as long as the iterator (memtables, Version, ...).
+  std::shared_ptr<void> pinned;
+};
+
+std::unique_ptr<Iterator> NewDBIterator(
+    std::unique_ptr<InternalIterator> internal, DBIterOptions options);
+
+// The smallest string greater than every string starting with prefix, or
+// nullopt if there is none (prefix is all 0xff).
+std::optional<std::string> PrefixSuccessor(std::string_view prefix);
+
+}  // namespace cairn::storage
+
+#endif  // CAIRN_STORAGE_DB_ITER_H_

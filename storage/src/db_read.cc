@@ -1,0 +1,232 @@
+// The read path of DBImpl: point lookups, iterators and snapshots.
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+#include "db_impl.h"
+#include "db_iter.h"
+#include "dbformat.h"
+#include "level_iterator.h"
+#include "merging_iterator.h"
+
+namespace cairn::storage {
+
+class DBImpl::SnapshotImpl final : public Snapshot {
+ public:
+  explicit SnapshotImpl(uint64_t seq) : Snapshot(seq) {}
+  std::list<SnapshotImpl*>::iterator position;
+};
+
+std::shared_ptr<SuperVersion> DBImpl::GetSuperVersion() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return super_version_;
+}
+
+void DBImpl::InstallSuperVersion() {
+  auto sv = std::make_shared<SuperVersion>();
+  sv->mem = mem_;
+  sv->imms.assign(imms_.rbegin(), imms_.rend());
+  sv->version = versions_->current();
+  super_version_ = std::move(sv);
+}
+
+uint64_t DBImpl::ReadSequence(const ReadOptions& options) const {
+  return options.snapshot != nullptr ? options.snapshot->sequence()
+                                     : LastSequence();
+}
+
+namespace {
+
+// Turns the newest entry found for a key into the answer, given the newest
+// range tombstone covering the key seen in the sources so far.
+absl::StatusOr<GetResult> Resolve(LookupResult& r, uint64_t max_tombstone) {
+  if (r.seq < max_tombstone || r.type == kTypeDeletion) {
+    return absl::NotFoundError("key not found");
+  }
+  if (r.type != kTypeValue) {
+    return absl::UnimplementedError(absl::StrFormat(
+        "entry type %d not supported by this engine version", r.type));
+  }
+  return GetResult{std::move(r.value), r.seq};
+}
+
+}  // namespace
+
+absl::StatusOr<GetResult> DBImpl::GetImpl(const SuperVersion& sv,
+                                          std::string_view key,
+                                          uint64_t snapshot) {
+  stats_.Add(Ticker::kKeysRead);
+  // Sources from newest to oldest. For one user key, every version in a
+  // newer source is newer than every version (and covering range tombstone)
+  // in an older one, so the first source that answers decides.
+  uint64_t max_tomb = 0;
+  LookupResult r;
+  auto from_memtable = [&](const MemTable& m) -> std::optional<bool> {
+    if (m.num_range_deletes() > 0) {
+      if (auto t = m.RangeTombstones()) {
+        max_tomb = std::max(max_tomb, t->MaxCoveringSeq(key, snapshot));
+      }
+    }
+    if (m.Get(key, snapshot, &r)) return true;
+    if (max_tomb > 0) return false;
+    return std::nullopt;
+  };
+  auto finish = [&](bool found) -> absl::StatusOr<GetResult> {
+    if (!found) return absl::NotFoundError("key not found");
+    auto result = Resolve(r, max_tomb);
+    if (result.ok()) stats_.Add(Ticker::kKeysFound);
+    return result;
+  };
+  if (auto a = from_memtable(*sv.mem)) return finish(*a);
+  for (const auto& imm : sv.imms) {
+    if (auto a = from_memtable(*imm)) return finish(*a);
+  }
+
+  auto from_file = [&](const FileMetaData& f) -> absl::StatusOr<std::optional<bool>> {
+    auto table = table_cache_->Get(f.number, f.file_size);
+    if (!table.ok()) return table.status();
+    if (f.num_range_deletions > 0) {
+      max_tomb = std::max(
+          max_tomb, (*table)->range_tombstones().MaxCoveringSeq(key, snapshot));
+    }
+    auto found = (*table)->Get(key, snapshot, &r);
+    if (!found.ok()) return found.status();
+    if (*found) return std::optional<bool>(true);
+    if (max_tomb > 0) return std::optional<bool>(false);
+    return std::optional<bool>();
+  };
+  const Version& v = *sv.version;
+  for (const auto& f : v.files(0)) {
+    if (CompareUserKeys(key, ExtractUserKey(f->smallest)) < 0 ||
+        CompareUserKeys(key, ExtractUserKey(f->largest)) > 0) {
+      continue;
+    }
+    auto a = from_file(*f);
+    if (!a.ok()) return a.status();
+    if (*a) return finish(**a);
+  }
+  const std::string lookup = MakeLookupKey(key, snapshot);
+  for (int level = 1; level < v.num_levels(); ++level) {
+    if (v.files(level).empty()) continue;
+    const auto* f = v.FindFile(level, lookup);
+    if (f == nullptr) continue;
+    auto a = from_file(**f);
+    if (!a.ok()) return a.status();
+    if (*a) return finish(**a);
+  }
+  return finish(false);
+}
+
+absl::StatusOr<GetResult> DBImpl::Get(const ReadOptions& options,
+                                      std::string_view key) {
+  std::shared_ptr<SuperVersion> sv = GetSuperVersion();
+  return GetImpl(*sv, key, ReadSequence(options));
+}
+
+std::vector<absl::StatusOr<GetResult>> DBImpl::MultiGet(
+    const ReadOptions& options, const std::vector<std::string_view>& keys) {
+  std::shared_ptr<SuperVersion> sv = GetSuperVersion();
+  const uint64_t seq = ReadSequence(options);
+  std::vector<absl::StatusOr<GetResult>> out;
+  out.reserve(keys.size());
+  for (std::string_view k : keys) out.push_back(GetImpl(*sv, k, seq));
+  return out;
+}
+
+std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
+  std::shared_ptr<SuperVersion> sv = GetSuperVersion();
+  DBIterOptions o;
+  o.sequence = ReadSequence(options);
+  o.lower_bound = options.lower_bound;
+  o.upper_bound = options.upper_bound;
+  if (options.prefix) {
+    if (!o.lower_bound || *o.lower_bound < *options.prefix) {
+      o.lower_bound = *options.prefix;
+    }
+    if (auto succ = PrefixSuccessor(*options.prefix)) {
+      if (!o.upper_bound || *succ < *o.upper_bound) o.upper_bound = *succ;
+    }
+  }
+  stats_.Add(Ticker::kIterSeeks);
+
+  std::vector<std::unique_ptr<InternalIterator>> children;
+  std::vector<RangeTombstone> tombstones;
+  auto add_memtable = [&](const MemTable& m) {
+    children.push_back(m.NewIterator());
+    if (m.num_range_deletes() > 0) {
+      if (auto t = m.RangeTombstones()) {
+        auto list = t->ToTombstones();
+        tombstones.insert(tombstones.end(), list.begin(), list.end());
+      }
+    }
+  };
+  add_memtable(*sv->mem);
+  for (const auto& imm : sv->imms) add_memtable(*imm);
+  const Version& v = *sv->version;
+  absl::Status error;
+  auto add_file_tombstones = [&](const FileMetaData& f) -> bool {
+    if (f.num_range_deletions == 0) return true;
+    auto table = table_cache_->Get(f.number, f.file_size);
+    if (!table.ok()) {
+      error = table.status();
+      return false;
+    }
+    auto list = (*table)->range_tombstones().ToTombstones();
+    tombstones.insert(tombstones.end(), list.begin(), list.end());
+    return true;
+  };
+  for (const auto& f : v.files(0)) {
+    auto table = table_cache_->Get(f->number, f->file_size);
+    if (!table.ok()) {
+      error = table.status();
+      break;
+    }
+    children.push_back((*table)->NewIterator(options.fill_cache));
+    if (!add_file_tombstones(*f)) break;
+  }
+  for (int level = 1; error.ok() && level < v.num_levels(); ++level) {
+    if (v.files(level).empty()) continue;
+    children.push_back(
+        NewLevelIterator(table_cache_.get(), &v.files(level), options.fill_cache));
+    for (const auto& f : v.files(level)) {
+      if (!add_file_tombstones(*f)) break;
+    }
+  }
+  std::unique_ptr<InternalIterator> merged =
+      error.ok() ? NewMergingIterator(InternalKeyComparator(),
+                                      std::move(children))
+                 : NewEmptyIterator(error);
+  if (!tombstones.empty()) {
+    o.tombstones =
+        std::make_shared<FragmentedRangeTombstones>(std::move(tombstones));
+  }
+  o.pinned = sv;
+  return NewDBIterator(std::move(merged), std::move(o));
+}
+
+const Snapshot* DBImpl::GetSnapshot() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto* s = new SnapshotImpl(LastSequence());
+  snapshots_.push_back(s);
+  s->position = std::prev(snapshots_.end());
+  return s;
+}
+
+void DBImpl::ReleaseSnapshot(const Snapshot* snapshot) {
+  if (snapshot == nullptr) return;
+  auto* s = static_cast<SnapshotImpl*>(const_cast<Snapshot*>(snapshot));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    snapshots_.erase(s->position);
+  }
+  delete s;
+}
+
+std::vector<uint64_t> DBImpl::SnapshotSequences() const {
+  std::vector<uint64_t> seqs;
+  seqs.reserve(snapshots_.size());
+  for (const SnapshotImpl* s : snapshots_) seqs.push_back(s->sequence());
+  std::sort(seqs.begin(), seqs.end());
+  return seqs;
+}
+
+}  // namespace cairn::storage

@@ -1,0 +1,422 @@
+// The write path of DBImpl: the writer queue, stalls, WAL group append and
+// memtable insert. See db_impl.h for the protocol.
+#include <algorithm>
+#include <functional>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "db_impl.h"
+#include "dbformat.h"
+
+namespace cairn::storage {
+
+struct DBImpl::Writer {
+  const WriteBatch* batch = nullptr;  // null: a switch request or barrier
+  // Run by the writer as leader, without mu_, while no write proceeds.
+  const std::function<absl::Status()>* barrier = nullptr;
+  WriteOptions options;
+  bool done = false;
+  absl::Status status;
+  uint64_t seq = 0;  // last sequence of the batch
+  std::condition_variable cv;
+};
+
+namespace {
+
+constexpr uint64_t kMaxGroupBytes = 1ull << 20;
+
+// Inserts a batch's operations into a memtable, sequence by sequence.
+class MemTableInserter final : public WriteBatch::Handler {
+ public:
+  MemTableInserter(uint64_t first_seq, MemTable* mem)
+      : seq_(first_seq), mem_(mem) {}
+  absl::Status Put(std::string_view key, std::string_view value) override {
+    mem_->Add(seq_++, kTypeValue, key, value);
+    return absl::OkStatus();
+  }
+  absl::Status Delete(std::string_view key) override {
+    mem_->Add(seq_++, kTypeDeletion, key, {});
+    return absl::OkStatus();
+  }
+  absl::Status DeleteRange(std::string_view begin,
+                           std::string_view end) override {
+    mem_->AddRangeTombstone(seq_++, begin, end);
+    return absl::OkStatus();
+  }
+
+ private:
+  uint64_t seq_;
+  MemTable* mem_;
+};
+
+// Refuses operations the engine cannot apply, before anything is written.
+class BatchValidator final : public WriteBatch::Handler {
+ public:
+  absl::Status Put(std::string_view, std::string_view) override {
+    ++index_;
+    return absl::OkStatus();
+  }
+  absl::Status Delete(std::string_view) override {
+    ++index_;
+    return absl::OkStatus();
+  }
+  absl::Status DeleteRange(std::string_view begin,
+                           std::string_view end) override {
+    if (!(begin < end)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "DeleteRange (operation %d of the batch): begin must sort before "
+          "end",
+          index_));
+    }
+    ++index_;
+    return absl::OkStatus();
+  }
+
+ private:
+  int index_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<uint64_t> DBImpl::Put(const WriteOptions& options,
+                                     std::string_view key,
+                                     std::string_view value) {
+  WriteBatch batch;
+  batch.Put(key, value);
+  return Write(options, batch);
+}
+
+absl::StatusOr<uint64_t> DBImpl::Delete(const WriteOptions& options,
+                                        std::string_view key) {
+  WriteBatch batch;
+  batch.Delete(key);
+  return Write(options, batch);
+}
+
+absl::StatusOr<uint64_t> DBImpl::DeleteRange(const WriteOptions& options,
+                                             std::string_view begin,
+                                             std::string_view end) {
+  WriteBatch batch;
+  batch.DeleteRange(begin, end);
+  return Write(options, batch);
+}
+
+absl::StatusOr<uint64_t> DBImpl::Write(const WriteOptions& options,
+                                       const WriteBatch& batch) {
+  if (batch.Count() == 0) return LastSequence();
+  BatchValidator validator;
+  if (absl::Status s = batch.Iterate(&validator); !s.ok()) return s;
+  return WriteInternal(options, &batch, false);
+}
+
+absl::StatusOr<uint64_t> DBImpl::WriteInternal(
+    const WriteOptions& options, const WriteBatch* batch, bool force_switch,
+    const std::function<absl::Status()>* barrier) {
+  const absl::Time start = absl::Now();
+  Writer w;
+  w.batch = batch;
+  w.barrier = barrier;
+  w.options = options;
+  std::unique_lock<std::mutex> lock(mu_);
+  if (closed_) return absl::FailedPreconditionError("DB is closed");
+  writers_.push_back(&w);
+  while (!w.done && &w != writers_.front()) w.cv.wait(lock);
+  if (w.done) {
+    if (!w.status.ok()) return w.status;
+    return w.seq;
+  }
+
+  // This writer leads a group.
+  const uint64_t bytes = batch ? batch->ByteSize() : 0;
+  absl::Status status =
+      barrier != nullptr
+          ? (shutting_down_ ? absl::UnavailableError("DB is closing")
+                            : absl::OkStatus())
+          : MakeRoomForWrite(lock, options, force_switch, bytes);
+  std::vector<Writer*> group{&w};
+  if (status.ok() && barrier != nullptr) {
+    lock.unlock();
+    w.status = (*barrier)();
+    w.seq = LastSequence();
+    lock.lock();
+  } else if (status.ok() && batch != nullptr) {
+    uint64_t group_bytes = bytes;
+    for (size_t i = 1; i < writers_.size(); ++i) {
+      Writer* next = writers_[i];
+      if (next->batch == nullptr) break;
+      group_bytes += next->batch->ByteSize();
+      if (group_bytes > kMaxGroupBytes) break;
+      group.push_back(next);
+    }
+    bool need_sync = false;
+    for (Writer* g : group) need_sync |= g->options.sync;
+    std::shared_ptr<MemTable> mem = mem_;
+    lock.unlock();
+
+    // WAL: one record per batch, one sync for the group.
+    const uint64_t commit_micros = absl::ToUnixMicros(options_.clock());
+    std::vector<uint64_t> first_seqs(group.size(), 0);
+    absl::Status io_error;
+    WriteBatch stamped;
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (absl::Status s = WriteBatch::FromPayload(group[i]->batch->Payload(),
+                                                   &stamped);
+          !s.ok()) {
+        group[i]->status = s;
+        continue;
+      }
+      stamped.SetCommitMicros(commit_micros);
+      auto r = log_->Append(stamped.Payload(), group[i]->batch->Count());
+      if (!r.ok()) {
+        if (absl::IsInvalidArgument(r.status())) {
+          group[i]->status = r.status();
+          continue;
+        }
+        io_error = r.status();
+        break;
+      }
+      first_seqs[i] = r->first_seq;
+    }
+    if (io_error.ok() && need_sync) {
+      const absl::Time sync_start = absl::Now();
+      io_error = log_->Sync();
+      const absl::Duration d = absl::Now() - sync_start;
+      stats_.Record(HistogramType::kWalSyncMicros,
+                    absl::ToInt64Microseconds(d));
+      for (EventListener* l : options_.listeners) l->OnWalSync(d, io_error.ok());
+    }
+    uint64_t last_seq = 0;
+    uint64_t keys = 0, data_bytes = 0;
+    if (io_error.ok()) {
+      for (size_t i = 0; i < group.size(); ++i) {
+        if (first_seqs[i] == 0) continue;
+        const WriteBatch& b = *group[i]->batch;
+        ApplyToMemtable(b, first_seqs[i], mem.get()).IgnoreError();
+        group[i]->seq = first_seqs[i] + b.Count() - 1;
+        last_seq = group[i]->seq;
+        keys += b.Count();
+        data_bytes += b.DataBytes();
+      }
+    }
+    for (EventListener* l : options_.listeners) {
+      l->OnWriteGroup(group.size(), data_bytes);
+    }
+    lock.lock();
+    if (!io_error.ok()) {
+      // The WAL may hold some of these records; the memtable holds none.
+      // Later writes cannot be ordered after them safely: read-only.
+      SetBackgroundError(io_error);
+      for (Writer* g : group) g->status = io_error;
+    } else if (last_seq != 0) {
+      last_sequence_.store(last_seq, std::memory_order_release);
+      user_bytes_written_ += data_bytes;
+    }
+    stats_.Add(Ticker::kKeysWritten, keys);
+    stats_.Add(Ticker::kBytesWritten, data_bytes);
+    stats_.Add(Ticker::kWriteBatches, group.size());
+    if (need_sync) stats_.Add(Ticker::kSyncedWrites, group.size());
+    stats_.Record(HistogramType::kGroupCommitSize, group.size());
+  } else {
+    w.status = status;
+    w.seq = LastSequence();
+  }
+
+  for (Writer* g : group) {
+    writers_.pop_front();
+    if (g != &w) {
+      g->done = true;
+      g->cv.notify_one();
+    }
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();
+  lock.unlock();
+  stats_.Record(HistogramType::kWriteMicros,
+                absl::ToInt64Microseconds(absl::Now() - start));
+  if (!w.status.ok()) return w.status;
+  return w.seq;
+}
+
+absl::Status DBImpl::ApplyToMemtable(const WriteBatch& batch,
+                                     uint64_t first_seq, MemTable* mem) {
+  MemTableInserter inserter(first_seq, mem);
+  return batch.Iterate(&inserter);
+}
+
+absl::Status DBImpl::CheckFreeSpace() {
+  if (options_.min_free_disk_bytes == 0) return absl::OkStatus();
+  const absl::Time now = absl::Now();
+  if (now - last_space_check_ < absl::Milliseconds(100)) {
+    return low_space_ ? absl::ResourceExhaustedError(space_message_)
+                      : absl::OkStatus();
+  }
+  last_space_check_ = now;
+  auto free = fs_->FreeSpace(path_);
+  if (!free.ok()) return absl::OkStatus();  // cannot tell: do not refuse
+  low_space_ = *free < options_.min_free_disk_bytes;
+  if (!low_space_) return absl::OkStatus();
+  space_message_ = absl::StrFormat(
+      "disk full: %d bytes free under %s, below min_free_disk_bytes %d",
+      *free, path_, options_.min_free_disk_bytes);
+  return absl::ResourceExhaustedError(space_message_);
+}
+
+absl::Status DBImpl::MakeRoomForWrite(std::unique_lock<std::mutex>& lock,
+                                      const WriteOptions& options, bool force,
+                                      uint64_t bytes) {
+  bool allow_delay = !force;
+  while (true) {
+    if (!background_error_.ok()) return background_error_;
+    if (shutting_down_) return absl::UnavailableError("DB is closing");
+    if (!force) {
+      if (absl::Status s = CheckFreeSpace(); !s.ok()) {
+        stats_.Add(Ticker::kWritesRejected);
+        return s;
+      }
+    }
+    const Version& v = *versions_->current();
+    const size_t l0 = v.files(0).size();
+    const uint64_t pending = v.pending_compaction_bytes();
+    const bool mem_full =
+        force || mem_->ApproximateMemoryUsage() >= options_.write_buffer_size;
+    const size_t max_imms =
+        static_cast<size_t>(std::max(1, options_.max_write_buffer_number - 1));
+
+    // Hard stops first: they hold every write.
+    if (l0 >= static_cast<size_t>(options_.level0_stop_writes_trigger)) {
+      if (absl::Status s = WaitForStall(lock, options, StallReason::kL0Stop);
+          !s.ok()) {
+        return s;
+      }
+      continue;
+    }
+    if (options_.hard_pending_compaction_bytes_limit > 0 &&
+        pending >= options_.hard_pending_compaction_bytes_limit) {
+      if (absl::Status s =
+              WaitForStall(lock, options, StallReason::kPendingCompaction);
+          !s.ok()) {
+        return s;
+      }
+      continue;
+    }
+    if (mem_full && imms_.size() >= max_imms) {
+      if (absl::Status s =
+              WaitForStall(lock, options, StallReason::kMemtableLimit);
+          !s.ok()) {
+        return s;
+      }
+      continue;
+    }
+    write_stopped_ = false;
+
+    // Slowdowns: each write is held to the delayed write rate once.
+    std::optional<StallReason> slow;
+    if (l0 >= static_cast<size_t>(options_.level0_slowdown_writes_trigger)) {
+      slow = StallReason::kL0Slowdown;
+    } else if (options_.soft_pending_compaction_bytes_limit > 0 &&
+               pending >= options_.soft_pending_compaction_bytes_limit) {
+      slow = StallReason::kPendingCompaction;
+    } else if (options_.max_write_buffer_number > 3 &&
+               imms_.size() + 1 >= max_imms) {
+      slow = StallReason::kMemtableLimit;
+    }
+    write_slowdown_ = slow.has_value();
+    if (slow) stall_reason_ = *slow;
+    if (slow && allow_delay) {
+      allow_delay = false;
+      if (absl::Status s = DelayWrite(lock, options, *slow, bytes); !s.ok()) {
+        return s;
+      }
+      continue;
+    }
+    if (!slow) stall_reason_ = StallReason::kCount;
+
+    if (!mem_full) return absl::OkStatus();
+    if (force && mem_->num_entries() == 0 && mem_->num_range_deletes() == 0) {
+      bg_cv_.notify_all();  // flush older immutable memtables, if any
+      return absl::OkStatus();
+    }
+    SwitchMemtable();
+    force = false;
+  }
+}
+
+absl::Status DBImpl::WaitForStall(std::unique_lock<std::mutex>& lock,
+                                  const WriteOptions& options,
+                                  StallReason reason) {
+  write_stopped_ = true;
+  stall_reason_ = reason;
+  if (options.no_slowdown || absl::Now() >= options.deadline) {
+    stats_.Add(Ticker::kWritesRejected);
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "write stalled (%s) and its deadline does not allow waiting",
+        StallReasonName(reason)));
+  }
+  const absl::Time start = absl::Now();
+  lock.unlock();
+  for (EventListener* l : options_.listeners) l->OnStallBegin(reason);
+  lock.lock();
+  MaybeScheduleCompaction();
+  bg_cv_.notify_all();
+  const auto deadline = absl::ToChronoTime(options.deadline);
+  bool timed_out = false;
+  if (options.deadline == absl::InfiniteFuture()) {
+    bg_done_cv_.wait(lock);
+  } else {
+    timed_out =
+        bg_done_cv_.wait_until(lock, deadline) == std::cv_status::timeout;
+  }
+  const absl::Duration waited = absl::Now() - start;
+  stats_.AddStall(reason, absl::ToInt64Microseconds(waited));
+  stats_.Add(Ticker::kStalls);
+  stats_.Add(Ticker::kStallMicros, absl::ToInt64Microseconds(waited));
+  stats_.Record(HistogramType::kStallMicros, absl::ToInt64Microseconds(waited));
+  lock.unlock();
+  for (EventListener* l : options_.listeners) l->OnStallEnd(reason, waited);
+  lock.lock();
+  if (timed_out) {
+    stats_.Add(Ticker::kWritesRejected);
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "write stalled (%s) past its deadline after %s",
+        StallReasonName(reason), absl::FormatDuration(waited)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DBImpl::DelayWrite(std::unique_lock<std::mutex>& lock,
+                                const WriteOptions& options,
+                                StallReason reason, uint64_t bytes) {
+  // A virtual clock: each delayed write books bytes / rate of time after the
+  // previous booking, so that the write rate is held to delayed_write_rate.
+  const absl::Time now = absl::Now();
+  const double rate = std::max<uint64_t>(options_.delayed_write_rate, 1);
+  delay_until_ = std::max(delay_until_, now) +
+                 absl::Seconds(static_cast<double>(std::max<uint64_t>(bytes, 1)) /
+                               rate);
+  if (delay_until_ <= now) return absl::OkStatus();
+  if (options.no_slowdown || delay_until_ > options.deadline) {
+    stats_.Add(Ticker::kWritesRejected);
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "write delayed (%s) beyond its deadline", StallReasonName(reason)));
+  }
+  const absl::Time until = delay_until_;
+  lock.unlock();
+  for (EventListener* l : options_.listeners) l->OnStallBegin(reason);
+  absl::SleepFor(until - now);
+  const absl::Duration waited = absl::Now() - now;
+  for (EventListener* l : options_.listeners) l->OnStallEnd(reason, waited);
+  lock.lock();
+  stats_.AddStall(reason, absl::ToInt64Microseconds(waited));
+  stats_.Add(Ticker::kStalls);
+  stats_.Add(Ticker::kStallMicros, absl::ToInt64Microseconds(waited));
+  return absl::OkStatus();
+}
+
+void DBImpl::SwitchMemtable() {
+  imms_.push_back(mem_);
+  imm_boundaries_.push_back(LastSequence());
+  mem_ = std::make_shared<MemTable>();
+  InstallSuperVersion();
+  bg_cv_.notify_all();
+}
+
+}  // namespace cairn::storage
