@@ -17,15 +17,15 @@ absl::Status DBImpl::Checkpoint(const std::string& dir) {
   if (absl::Status s = Flush(FlushOptions{.wait = true}); !s.ok()) return s;
   if (absl::Status s = fs_->CreateDir(WalDirName(dir)); !s.ok()) return s;
 
-  std::function<absl::Status()> copy = [&]() -> absl::Status {
-    std::shared_ptr<Version> v;
-    uint64_t flushed, next_file;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      v = versions_->current();
-      flushed = versions_->flushed_seq();
-      next_file = versions_->next_file_number();
-    }
+  // Writes wait while the WAL tail is copied, so that the copy ends at a
+  // batch boundary with the memtable state it implies.
+  std::unique_lock<std::mutex> lock(mu_);
+  PauseWrites(lock);
+  std::shared_ptr<Version> v = versions_->current();
+  const uint64_t flushed = versions_->flushed_seq();
+  const uint64_t next_file = versions_->next_file_number();
+  lock.unlock();
+  auto copy = [&]() -> absl::Status {
     // A reader pins the WAL segments above the flushed sequence, so that a
     // flush finishing meanwhile cannot release them before they are copied.
     std::unique_ptr<wal::Reader> pin;
@@ -61,8 +61,10 @@ absl::Status DBImpl::Checkpoint(const std::string& dir) {
     if (s.ok()) s = fs_->SyncDir(dir);
     return s;
   };
-  auto r = WriteInternal(WriteOptions(), nullptr, false, &copy);
-  return r.status();
+  absl::Status s = copy();
+  lock.lock();
+  ResumeWrites();
+  return s;
 }
 
 }  // namespace cairn::storage

@@ -64,7 +64,8 @@ size_t Stripe(const std::vector<uint64_t>& snapshots, uint64_t seq) {
 }  // namespace
 
 std::unique_ptr<Compaction> DBImpl::PickCompaction() {
-  if (manual_compactions_ > 0 || !background_error_.ok() || shutting_down_) {
+  if (options_.disable_auto_compactions || manual_compactions_ > 0 ||
+      !background_error_.ok() || shutting_down_) {
     return nullptr;
   }
   std::shared_ptr<Version> v = versions_->current();
@@ -236,7 +237,7 @@ absl::Status DBImpl::MergeCompactionInputs(
   for (int which = 0; which < 2; ++which) {
     const int level = which == 0 ? c.level : c.output_level;
     for (const auto& f : level_inputs[which]) {
-      auto table = table_cache_->Get(f->number, f->file_size);
+      auto table = GetTable(*f);
       if (!table.ok()) return table.status();
       if (f->num_range_deletions > 0) {
         auto list = (*table)->range_tombstones().ToTombstones();

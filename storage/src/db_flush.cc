@@ -102,11 +102,26 @@ absl::Status DBImpl::FlushOneMemtable(std::unique_lock<std::mutex>& lock) {
 }
 
 absl::Status DBImpl::Flush(const FlushOptions& options) {
-  WriteOptions wo;
-  auto r = WriteInternal(wo, nullptr, /*force_switch=*/true);
-  if (!r.ok()) return r.status();
-  if (!options.wait) return absl::OkStatus();
   std::unique_lock<std::mutex> lock(mu_);
+  if (closed_) return absl::FailedPreconditionError("DB is closed");
+  PauseWrites(lock);
+  // Seal the active memtable (waiting for room among the immutable ones).
+  const size_t max_imms =
+      static_cast<size_t>(std::max(1, options_.max_write_buffer_number - 1));
+  absl::Status s;
+  while (true) {
+    s = background_error_;
+    if (s.ok() && shutting_down_) s = absl::UnavailableError("DB is closing");
+    if (!s.ok()) break;
+    if (mem_->num_entries() == 0 && mem_->num_range_deletes() == 0) break;
+    if (imms_.size() < max_imms) {
+      SwitchMemtable();
+      break;
+    }
+    bg_done_cv_.wait(lock);
+  }
+  ResumeWrites();
+  if (!s.ok() || !options.wait) return s;
   const uint64_t target = flushes_completed_ + imms_.size();
   while (flushes_completed_ < target && background_error_.ok() &&
          !shutting_down_) {

@@ -87,6 +87,7 @@ absl::Status DBImpl::OpenImpl() {
       }
     }
   }
+  if (absl::Status s = CheckLiveFilesExist(); !s.ok()) return s;
   DeleteObsoleteFiles(l);
   InstallSuperVersion();
   l.unlock();
@@ -189,6 +190,40 @@ absl::Status DBImpl::RecoverWal() {
     }
   }
   last_sequence_.store(last, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Table>> DBImpl::GetTable(
+    const FileMetaData& f) {
+  auto table = table_cache_->Get(f.number, f.file_size);
+  if (!table.ok() && absl::IsNotFound(table.status())) {
+    return absl::DataLossError(absl::StrFormat(
+        "table %d is listed in the MANIFEST but missing: %s", f.number,
+        table.status().message()));
+  }
+  return table;
+}
+
+absl::Status DBImpl::CheckLiveFilesExist() {
+  auto names = fs_->ListDir(path_);
+  if (!names.ok()) return names.status();
+  std::set<uint64_t> present;
+  for (const std::string& name : *names) {
+    uint64_t number;
+    if (ParseFileName(name, &number) == FileType::kTable) {
+      present.insert(number);
+    }
+  }
+  const Version& v = *versions_->current();
+  for (int l = 0; l < v.num_levels(); ++l) {
+    for (const auto& f : v.files(l)) {
+      if (!present.count(f->number)) {
+        return absl::DataLossError(absl::StrFormat(
+            "%s: table %s (level %d) is listed in the MANIFEST but missing",
+            path_, TableFileName(path_, f->number), l));
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -93,12 +93,15 @@ class DBImpl final : public DB {
   friend class CompactionJob;
 
   // --- write path (db_write.cc) ---
-  absl::StatusOr<uint64_t> WriteInternal(
-      const WriteOptions& options, const WriteBatch* batch, bool force_switch,
-      const std::function<absl::Status()>* barrier = nullptr);
+  absl::StatusOr<uint64_t> WriteInternal(const WriteOptions& options,
+                                         const WriteBatch* batch);
   absl::Status MakeRoomForWrite(std::unique_lock<std::mutex>& lock,
-                                const WriteOptions& options, bool force,
-                                uint64_t bytes);
+                                const WriteOptions& options, uint64_t bytes);
+  // Holds write groups back (after the one in its memtable insert, if any)
+  // until ResumeWrites: no sequence is then between the WAL and the
+  // memtable. mu_ held.
+  void PauseWrites(std::unique_lock<std::mutex>& lock);
+  void ResumeWrites();
   absl::Status WaitForStall(std::unique_lock<std::mutex>& lock,
                             const WriteOptions& options, StallReason reason);
   absl::Status DelayWrite(std::unique_lock<std::mutex>& lock,
@@ -138,7 +141,12 @@ class DBImpl final : public DB {
   std::vector<uint64_t> SnapshotSequences() const;  // mu_ held, ascending
   void MaybeScheduleCompaction();  // mu_ held
 
+  // The open table for a live file. A file the MANIFEST lists but the
+  // directory lacks is DataLoss (never NotFound, which reads as "no key").
+  absl::StatusOr<std::shared_ptr<Table>> GetTable(const FileMetaData& f);
+
   // --- recovery ---
+  absl::Status CheckLiveFilesExist();
   absl::Status RecoverWal();
 
   const Options options_;
@@ -161,6 +169,10 @@ class DBImpl final : public DB {
   std::atomic<uint64_t> last_sequence_{0};
 
   std::deque<Writer*> writers_;
+  // A leader is appending to the WAL and inserting into mem_ without mu_.
+  bool writing_memtable_ = false;
+  int writes_paused_ = 0;
+  std::condition_variable write_cv_;  // writing_memtable_ or writes_paused_
   std::list<SnapshotImpl*> snapshots_;  // registration order
 
   std::condition_variable bg_cv_;        // work for background threads

@@ -82,7 +82,7 @@ absl::StatusOr<GetResult> DBImpl::GetImpl(const SuperVersion& sv,
   }
 
   auto from_file = [&](const FileMetaData& f) -> absl::StatusOr<std::optional<bool>> {
-    auto table = table_cache_->Get(f.number, f.file_size);
+    auto table = GetTable(f);
     if (!table.ok()) return table.status();
     if (f.num_range_deletions > 0) {
       max_tomb = std::max(
@@ -165,7 +165,7 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
   absl::Status error;
   auto add_file_tombstones = [&](const FileMetaData& f) -> bool {
     if (f.num_range_deletions == 0) return true;
-    auto table = table_cache_->Get(f.number, f.file_size);
+    auto table = GetTable(f);
     if (!table.ok()) {
       error = table.status();
       return false;
@@ -175,7 +175,7 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
     return true;
   };
   for (const auto& f : v.files(0)) {
-    auto table = table_cache_->Get(f->number, f->file_size);
+    auto table = GetTable(*f);
     if (!table.ok()) {
       error = table.status();
       break;

@@ -11,9 +11,7 @@
 namespace cairn::storage {
 
 struct DBImpl::Writer {
-  const WriteBatch* batch = nullptr;  // null: a switch request or barrier
-  // Run by the writer as leader, without mu_, while no write proceeds.
-  const std::function<absl::Status()>* barrier = nullptr;
+  const WriteBatch* batch = nullptr;
   WriteOptions options;
   bool done = false;
   absl::Status status;
@@ -106,16 +104,14 @@ absl::StatusOr<uint64_t> DBImpl::Write(const WriteOptions& options,
   if (batch.Count() == 0) return LastSequence();
   BatchValidator validator;
   if (absl::Status s = batch.Iterate(&validator); !s.ok()) return s;
-  return WriteInternal(options, &batch, false);
+  return WriteInternal(options, &batch);
 }
 
-absl::StatusOr<uint64_t> DBImpl::WriteInternal(
-    const WriteOptions& options, const WriteBatch* batch, bool force_switch,
-    const std::function<absl::Status()>* barrier) {
+absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
+                                               const WriteBatch* batch) {
   const absl::Time start = absl::Now();
   Writer w;
   w.batch = batch;
-  w.barrier = barrier;
   w.options = options;
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return absl::FailedPreconditionError("DB is closed");
@@ -127,23 +123,16 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(
   }
 
   // This writer leads a group.
-  const uint64_t bytes = batch ? batch->ByteSize() : 0;
-  absl::Status status =
-      barrier != nullptr
-          ? (shutting_down_ ? absl::UnavailableError("DB is closing")
-                            : absl::OkStatus())
-          : MakeRoomForWrite(lock, options, force_switch, bytes);
+  const uint64_t bytes = batch->ByteSize();
+  absl::Status status = MakeRoomForWrite(lock, options, bytes);
+  // Flush and Checkpoint may hold writes back between groups.
+  while (status.ok() && writes_paused_ > 0) write_cv_.wait(lock);
+  if (status.ok() && !background_error_.ok()) status = background_error_;
   std::vector<Writer*> group{&w};
-  if (status.ok() && barrier != nullptr) {
-    lock.unlock();
-    w.status = (*barrier)();
-    w.seq = LastSequence();
-    lock.lock();
-  } else if (status.ok() && batch != nullptr) {
+  if (status.ok()) {
     uint64_t group_bytes = bytes;
     for (size_t i = 1; i < writers_.size(); ++i) {
       Writer* next = writers_[i];
-      if (next->batch == nullptr) break;
       group_bytes += next->batch->ByteSize();
       if (group_bytes > kMaxGroupBytes) break;
       group.push_back(next);
@@ -151,6 +140,7 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(
     bool need_sync = false;
     for (Writer* g : group) need_sync |= g->options.sync;
     std::shared_ptr<MemTable> mem = mem_;
+    writing_memtable_ = true;
     lock.unlock();
 
     // WAL: one record per batch, one sync for the group.
@@ -202,6 +192,8 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(
       l->OnWriteGroup(group.size(), data_bytes);
     }
     lock.lock();
+    writing_memtable_ = false;
+    write_cv_.notify_all();
     if (!io_error.ok()) {
       // The WAL may hold some of these records; the memtable holds none.
       // Later writes cannot be ordered after them safely: read-only.
@@ -261,23 +253,21 @@ absl::Status DBImpl::CheckFreeSpace() {
 }
 
 absl::Status DBImpl::MakeRoomForWrite(std::unique_lock<std::mutex>& lock,
-                                      const WriteOptions& options, bool force,
+                                      const WriteOptions& options,
                                       uint64_t bytes) {
-  bool allow_delay = !force;
+  bool allow_delay = true;
   while (true) {
     if (!background_error_.ok()) return background_error_;
     if (shutting_down_) return absl::UnavailableError("DB is closing");
-    if (!force) {
-      if (absl::Status s = CheckFreeSpace(); !s.ok()) {
-        stats_.Add(Ticker::kWritesRejected);
-        return s;
-      }
+    if (absl::Status s = CheckFreeSpace(); !s.ok()) {
+      stats_.Add(Ticker::kWritesRejected);
+      return s;
     }
     const Version& v = *versions_->current();
     const size_t l0 = v.files(0).size();
     const uint64_t pending = v.pending_compaction_bytes();
     const bool mem_full =
-        force || mem_->ApproximateMemoryUsage() >= options_.write_buffer_size;
+        mem_->ApproximateMemoryUsage() >= options_.write_buffer_size;
     const size_t max_imms =
         static_cast<size_t>(std::max(1, options_.max_write_buffer_number - 1));
 
@@ -331,12 +321,7 @@ absl::Status DBImpl::MakeRoomForWrite(std::unique_lock<std::mutex>& lock,
     if (!slow) stall_reason_ = StallReason::kCount;
 
     if (!mem_full) return absl::OkStatus();
-    if (force && mem_->num_entries() == 0 && mem_->num_range_deletes() == 0) {
-      bg_cv_.notify_all();  // flush older immutable memtables, if any
-      return absl::OkStatus();
-    }
     SwitchMemtable();
-    force = false;
   }
 }
 
@@ -409,6 +394,16 @@ absl::Status DBImpl::DelayWrite(std::unique_lock<std::mutex>& lock,
   stats_.Add(Ticker::kStalls);
   stats_.Add(Ticker::kStallMicros, absl::ToInt64Microseconds(waited));
   return absl::OkStatus();
+}
+
+void DBImpl::PauseWrites(std::unique_lock<std::mutex>& lock) {
+  ++writes_paused_;
+  while (writing_memtable_) write_cv_.wait(lock);
+}
+
+void DBImpl::ResumeWrites() {
+  --writes_paused_;
+  write_cv_.notify_all();
 }
 
 void DBImpl::SwitchMemtable() {

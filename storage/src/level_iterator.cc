@@ -75,7 +75,9 @@ class LevelIterator final : public InternalIterator {
     const FileMetaData& f = *(*files_)[i];
     auto table = cache_->Get(f.number, f.file_size);
     if (!table.ok()) {
-      status_ = table.status();
+      status_ = absl::IsNotFound(table.status())
+                    ? absl::DataLossError(table.status().message())
+                    : table.status();
       iter_.reset();
       return false;
     }

@@ -69,6 +69,9 @@ struct Options {
   uint64_t delayed_write_rate = 16ull << 20;
   // Background threads: one flushes, the others compact.
   int max_background_compactions = 1;
+  // No automatic compactions (CompactRange still works): for bulk loads and
+  // tests. L0 then grows until writes stall on it.
+  bool disable_auto_compactions = false;
 
   // --- Caches ---
   size_t block_cache_bytes = 64ull << 20;

@@ -1,0 +1,131 @@
+// Write stalls: writes slow down, stop, resume, and fail with
+// ResourceExhausted when their deadline passes; every stall is counted by
+// reason.
+#include <atomic>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "db_test_util.h"
+
+namespace cairn::storage {
+namespace {
+
+using testing::SmallOptions;
+using testing::TempDir;
+
+Options StallOptions() {
+  Options o = SmallOptions();
+  o.disable_auto_compactions = true;
+  o.level0_file_num_compaction_trigger = 1;
+  o.level0_slowdown_writes_trigger = 2;
+  o.level0_stop_writes_trigger = 3;
+  o.delayed_write_rate = 1 << 20;
+  return o;
+}
+
+void MakeL0Files(DB* db, int n) {
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(db->Put({}, "k" + std::to_string(i), "v").ok());
+    ASSERT_TRUE(db->Flush().ok());
+  }
+}
+
+TEST(DBStall, StopFailsAtTheDeadlineAndResumesAfterCompaction) {
+  TempDir dir;
+  auto db = testing::OpenOrDie(StallOptions(), dir.path());
+  MakeL0Files(db.get(), 3);
+  EXPECT_EQ(db->GetStats().levels[0].files, 3);
+
+  WriteOptions wo;
+  wo.deadline = absl::Now() + absl::Milliseconds(100);
+  auto r = db->Put(wo, "blocked", "v");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(r.status())) << r.status();
+  EXPECT_NE(r.status().message().find("l0_stop"), std::string::npos);
+  EXPECT_TRUE(absl::IsNotFound(db->Get({}, "blocked").status()));
+  EXPECT_GE(db->statistics().StallCount(StallReason::kL0Stop), 1u);
+  EXPECT_TRUE(db->GetStats().write_stopped);
+
+  // no_slowdown fails at once.
+  WriteOptions fast;
+  fast.no_slowdown = true;
+  EXPECT_TRUE(absl::IsResourceExhausted(db->Put(fast, "x", "y").status()));
+
+  // A writer waiting without deadline resumes once compaction clears L0.
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    EXPECT_TRUE(db->Put({}, "waited", "v").ok());
+    done = true;
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(done.load());
+  ASSERT_TRUE(db->CompactRange(nullptr, nullptr).ok());
+  writer.join();
+  EXPECT_TRUE(done.load());
+  EXPECT_EQ(db->Get({}, "waited")->value, "v");
+  EXPECT_EQ(db->GetStats().levels[0].files, 0);
+}
+
+TEST(DBStall, SlowdownDelaysWritesToTheConfiguredRate) {
+  TempDir dir;
+  Options o = StallOptions();
+  o.delayed_write_rate = 200 << 10;  // 200 KiB/s
+  auto db = testing::OpenOrDie(o, dir.path());
+  MakeL0Files(db.get(), 2);
+  const std::string value(1000, 'v');
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(db->Put({}, "slow" + std::to_string(i), value).ok());
+  }
+  // 40 KB at 200 KiB/s books about 0.2 s of delay, all counted as
+  // l0_slowdown stalls.
+  EXPECT_EQ(db->statistics().StallCount(StallReason::kL0Slowdown), 40u);
+  EXPECT_GT(db->statistics().StallMicros(StallReason::kL0Slowdown), 100000u);
+  EXPECT_TRUE(db->GetStats().write_slowdown);
+  EXPECT_EQ(db->statistics().StallCount(StallReason::kL0Stop), 0u);
+}
+
+// Holds flushes in OnFlushBegin until released, to pile up memtables.
+class FlushGate : public EventListener {
+ public:
+  void OnFlushBegin(const FlushJobInfo&) override {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return open_; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> l(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+TEST(DBStall, MemtableLimitStallsUntilFlushCatchesUp) {
+  TempDir dir;
+  FlushGate gate;
+  Options o = SmallOptions();
+  o.max_write_buffer_number = 2;
+  o.listeners.push_back(&gate);
+  auto db = testing::OpenOrDie(o, dir.path());
+  const std::string value(4000, 'm');
+  WriteOptions wo;
+  wo.deadline = absl::Now() + absl::Seconds(2);
+  absl::Status blocked;
+  // Fill the active memtable and one immutable; the next switch must wait.
+  for (int i = 0; i < 200 && blocked.ok(); ++i) {
+    wo.deadline = absl::Now() + absl::Milliseconds(200);
+    blocked = db->Put(wo, "m" + std::to_string(i), value).status();
+  }
+  EXPECT_TRUE(absl::IsResourceExhausted(blocked)) << blocked;
+  EXPECT_NE(blocked.message().find("memtable_limit"), std::string::npos);
+  EXPECT_GE(db->statistics().StallCount(StallReason::kMemtableLimit), 1u);
+  gate.Open();
+  wo.deadline = absl::Now() + absl::Seconds(30);
+  EXPECT_TRUE(db->Put(wo, "after", value).ok());
+}
+
+}  // namespace
+}  // namespace cairn::storage
