@@ -145,7 +145,12 @@ void DBImpl::CompactionThread() {
       c = PickCompaction();
     }
     if (!c) {
-      bg_cv_.wait(lock);
+      // Files that a reader (iterator, Get) still held when the last job
+      // ended are deleted once idle.
+      if (bg_cv_.wait_for(lock, std::chrono::seconds(1)) ==
+          std::cv_status::timeout) {
+        DeleteObsoleteFiles(lock);
+      }
       continue;
     }
     absl::Status s = RunCompaction(lock, c.get());
@@ -216,6 +221,7 @@ absl::Status DBImpl::RunCompaction(std::unique_lock<std::mutex>& lock,
   info.status = s;
   stats_.Record(HistogramType::kCompactionMicros,
                 absl::ToInt64Microseconds(info.duration));
+  c->version.reset();  // let the replaced files go
   DeleteObsoleteFiles(lock);
   bg_done_cv_.notify_all();
   bg_cv_.notify_all();  // the new shape may call for more work
@@ -379,41 +385,31 @@ absl::Status DBImpl::CompactRange(const std::string* begin,
   if (end) hi = *end;
   const int last = versions_->current()->LastNonEmptyLevel();
   for (int level = 0; s.ok() && level <= last; ++level) {
-    std::shared_ptr<Version> v = versions_->current();
     auto c = std::make_unique<Compaction>();
     c->manual = true;
-    c->version = v;
+    c->version = versions_->current();
+    const Version& v = *c->version;
     c->level = level;
     // Everything moves down to the last level holding data; that level is
     // then rewritten in place so its tombstones can go.
     c->output_level = level < last ? level + 1 : last;
     c->inputs[0] =
-        v->Overlapping(level, lo ? &*lo : nullptr, hi ? &*hi : nullptr);
+        v.Overlapping(level, lo ? &*lo : nullptr, hi ? &*hi : nullptr);
     if (c->inputs[0].empty()) continue;
     // Older L0 files must not stay above newer data moved down: take them
     // all.
-    if (level == 0) c->inputs[0] = v->files(0);
+    if (level == 0) c->inputs[0] = v.files(0);
+    if (c->output_level == level && last == 0) {
+      c->output_level = 1;  // only L0 holds data: compact it into L1
+    }
     if (c->output_level != level) {
       FileRange(c->inputs[0], &c->smallest_user_key, &c->largest_user_key);
       std::string_view a(c->smallest_user_key), b(c->largest_user_key);
-      c->inputs[1] = v->Overlapping(c->output_level, &a, &b);
-    } else if (last == 0) {
-      break;  // only L0: compact it into L1 instead
+      c->inputs[1] = v.Overlapping(c->output_level, &a, &b);
     }
     FileList all = c->inputs[0];
     all.insert(all.end(), c->inputs[1].begin(), c->inputs[1].end());
     FileRange(all, &c->smallest_user_key, &c->largest_user_key);
-    s = RunCompaction(lock, c.get());
-  }
-  if (s.ok() && last == 0 && !versions_->current()->files(0).empty()) {
-    std::shared_ptr<Version> v = versions_->current();
-    auto c = std::make_unique<Compaction>();
-    c->manual = true;
-    c->version = v;
-    c->level = 0;
-    c->output_level = 1;
-    c->inputs[0] = v->files(0);
-    FileRange(c->inputs[0], &c->smallest_user_key, &c->largest_user_key);
     s = RunCompaction(lock, c.get());
   }
   --manual_compactions_;
