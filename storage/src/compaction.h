@@ -3,13 +3,15 @@
 //
 // inputs[0] are files of `level`, inputs[1] the files of `output_level` that
 // overlap them; the merge rewrites both into new files of output_level.
-// While a compaction runs, its input files carry being_compacted (guarded by
-// the DB mutex) so that no other compaction takes them, and its user-key
+// While a compaction runs, its input files are in the DB's set of files
+// being compacted (guarded by the DB mutex) so that no other compaction takes them, and its user-key
 // range at output_level is reserved.
 #ifndef CAIRN_STORAGE_COMPACTION_H_
 #define CAIRN_STORAGE_COMPACTION_H_
 
+#include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "version_set.h"
@@ -36,9 +38,15 @@ struct Compaction {
     }
     return n;
   }
-  void SetBeingCompacted(bool on) {
+  void MarkInputs(std::set<uint64_t>* being_compacted, bool on) {
     for (auto& list : inputs) {
-      for (auto& f : list) f->being_compacted = on;
+      for (auto& f : list) {
+        if (on) {
+          being_compacted->insert(f->number);
+        } else {
+          being_compacted->erase(f->number);
+        }
+      }
     }
   }
 };

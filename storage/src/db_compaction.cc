@@ -32,9 +32,11 @@ bool RangesOverlap(const Compaction& a, std::string_view lo,
            hi < std::string_view(a.smallest_user_key));
 }
 
-bool AnyBeingCompacted(const FileList& files) {
-  return std::any_of(files.begin(), files.end(),
-                     [](const auto& f) { return f->being_compacted; });
+bool AnyBeingCompacted(const FileList& files,
+                       const std::set<uint64_t>& being_compacted) {
+  return std::any_of(files.begin(), files.end(), [&](const auto& f) {
+    return being_compacted.count(f->number) > 0;
+  });
 }
 
 // Whether any level below `level` may hold user_key (binary search per
@@ -82,7 +84,7 @@ std::unique_ptr<Compaction> DBImpl::PickCompaction() {
     c->output_level = level + 1;
     c->version = v;
     if (level == 0) {
-      if (AnyBeingCompacted(v->files(0))) continue;
+      if (AnyBeingCompacted(v->files(0), being_compacted_)) continue;
       c->inputs[0] = v->files(0);
     } else {
       // Round-robin through the level, from where the last compaction of
@@ -97,11 +99,12 @@ std::unique_ptr<Compaction> DBImpl::PickCompaction() {
       bool found = false;
       for (size_t k = 0; k < files.size() && !found; ++k) {
         const auto& f = files[(start + k) % files.size()];
-        if (f->being_compacted) continue;
+        if (being_compacted_.count(f->number)) continue;
         std::string lo, hi;
         FileRange({f}, &lo, &hi);
         std::string_view lo_v(lo), hi_v(hi);
-        if (AnyBeingCompacted(v->Overlapping(level + 1, &lo_v, &hi_v))) {
+        if (AnyBeingCompacted(v->Overlapping(level + 1, &lo_v, &hi_v),
+                              being_compacted_)) {
           continue;
         }
         c->inputs[0] = {f};
@@ -112,7 +115,7 @@ std::unique_ptr<Compaction> DBImpl::PickCompaction() {
     FileRange(c->inputs[0], &c->smallest_user_key, &c->largest_user_key);
     std::string_view lo(c->smallest_user_key), hi(c->largest_user_key);
     c->inputs[1] = v->Overlapping(c->output_level, &lo, &hi);
-    if (AnyBeingCompacted(c->inputs[1])) continue;
+    if (AnyBeingCompacted(c->inputs[1], being_compacted_)) continue;
     FileList all = c->inputs[0];
     all.insert(all.end(), c->inputs[1].begin(), c->inputs[1].end());
     FileRange(all, &c->smallest_user_key, &c->largest_user_key);
@@ -162,7 +165,7 @@ absl::Status DBImpl::RunCompaction(std::unique_lock<std::mutex>& lock,
                                    Compaction* c) {
   ++running_compactions_;
   running_compaction_list_.push_back(c);
-  c->SetBeingCompacted(true);
+  c->MarkInputs(&being_compacted_, true);
   const std::vector<uint64_t> snapshots = SnapshotSequences();
   const uint64_t smallest_snapshot =
       snapshots.empty() ? kMaxSequenceNumber : snapshots.front();
@@ -200,7 +203,7 @@ absl::Status DBImpl::RunCompaction(std::unique_lock<std::mutex>& lock,
   lock.lock();
   if (s.ok()) s = versions_->LogAndApply(&edit, &lock);
   for (const FileMetaData& f : outputs) pending_outputs_.erase(f.number);
-  c->SetBeingCompacted(false);
+  c->MarkInputs(&being_compacted_, false);
   running_compaction_list_.erase(std::find(running_compaction_list_.begin(),
                                            running_compaction_list_.end(), c));
   --running_compactions_;

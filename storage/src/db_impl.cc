@@ -263,7 +263,9 @@ DBStats DBImpl::GetStats() {
     ls.bytes = v.LevelBytes(l);
     ls.target_bytes = v.target_bytes(l);
     ls.score = v.score(l);
-    for (const auto& f : v.files(l)) ls.files_being_compacted += f->being_compacted;
+    for (const auto& f : v.files(l)) {
+      ls.files_being_compacted += being_compacted_.count(f->number);
+    }
     st.live_sst_bytes += ls.bytes;
     st.levels.push_back(ls);
   }

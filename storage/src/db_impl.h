@@ -189,6 +189,7 @@ class DBImpl final : public DB {
   std::vector<const Compaction*> running_compaction_list_;
   absl::Status background_error_;
   std::set<uint64_t> pending_outputs_;  // file numbers being written
+  std::set<uint64_t> being_compacted_;  // inputs of running compactions
 
   // Write throttling and the free-space check.
   absl::Time delay_until_ = absl::InfinitePast();

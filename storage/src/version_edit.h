@@ -34,7 +34,6 @@ struct FileMetaData {
   uint64_t num_entries = 0;
   uint64_t num_deletions = 0;        // point tombstones
   uint64_t num_range_deletions = 0;  // range tombstones (fragments)
-  bool being_compacted = false;  // in memory only, guarded by the DB mutex
 };
 
 class VersionEdit {

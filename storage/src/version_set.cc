@@ -171,9 +171,7 @@ absl::Status VersionSet::Apply(const Version& base, const VersionEdit& edit,
           "MANIFEST: file %d in level %d; the DB has %d levels", meta.number,
           level, out->num_levels()));
     }
-    auto f = std::make_shared<FileMetaData>(meta);
-    f->being_compacted = false;  // a moved file arrives as a fresh entry
-    out->levels_[level].push_back(std::move(f));
+    out->levels_[level].push_back(std::make_shared<FileMetaData>(meta));
   }
   auto& l0 = out->levels_[0];
   std::sort(l0.begin(), l0.end(), [](const auto& a, const auto& b) {
