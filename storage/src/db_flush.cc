@@ -138,6 +138,8 @@ void DBImpl::DeleteObsoleteFiles(std::unique_lock<std::mutex>& lock) {
   // set: never touch them.
   const uint64_t horizon = versions_->next_file_number();
   lock.unlock();
+  // One deleter at a time, each listing the directory afresh.
+  std::lock_guard<std::mutex> deleting(delete_mu_);
   auto names = fs_->ListDir(path_);
   std::vector<uint64_t> doomed;
   if (names.ok()) {

@@ -190,6 +190,7 @@ class DBImpl final : public DB {
   absl::Status background_error_;
   std::set<uint64_t> pending_outputs_;  // file numbers being written
   std::set<uint64_t> being_compacted_;  // inputs of running compactions
+  std::mutex delete_mu_;  // serializes DeleteObsoleteFiles (taken without mu_)
 
   // Write throttling and the free-space check.
   absl::Time delay_until_ = absl::InfinitePast();
