@@ -1,5 +1,8 @@
-// BlockCache: a sharded LRU cache of decoded (uncompressed, checksum-verified)
-// SSTable blocks with a byte budget. Keys are (table id, block offset); table
+// BlockCache: a sharded cache of decoded (uncompressed, checksum-verified)
+// SSTable blocks with a byte budget. Eviction is LRU with a second chance: a
+// hit only marks the entry, and a marked entry reaching the cold end is moved
+// back to the hot end once instead of being evicted (cheaper under the shard
+// lock than moving every hit). Keys are (table id, block offset); table
 // ids are unique per process (see NewTableId), so a file number reused after
 // a crash or by another DB in the process can never alias.
 //
