@@ -4,8 +4,8 @@
 // inputs[0] are files of `level`, inputs[1] the files of `output_level` that
 // overlap them; the merge rewrites both into new files of output_level.
 // While a compaction runs, its input files are in the DB's set of files
-// being compacted (guarded by the DB mutex) so that no other compaction takes them, and its user-key
-// range at output_level is reserved.
+// being compacted (guarded by the DB mutex) so that no other compaction takes
+// them, and its user-key range at output_level is reserved.
 #ifndef CAIRN_STORAGE_COMPACTION_H_
 #define CAIRN_STORAGE_COMPACTION_H_
 

@@ -144,7 +144,8 @@ void DBImpl::CompactionThread() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!shutting_down_) {
     std::unique_ptr<Compaction> c;
-    if (running_compactions_ < std::max(1, options_.max_background_compactions)) {
+    if (running_compactions_ <
+        std::max(1, options_.max_background_compactions)) {
       c = PickCompaction();
     }
     if (!c) {
@@ -189,8 +190,8 @@ absl::Status DBImpl::RunCompaction(std::unique_lock<std::mutex>& lock,
     edit.AddFile(c->output_level, f);
     outputs.push_back(f);
   } else {
-    s = MergeCompactionInputs(lock, *c, snapshots, smallest_snapshot,
-                              &outputs, &info.entries_dropped);
+    s = MergeCompactionInputs(lock, *c, snapshots, smallest_snapshot, &outputs,
+                              &info.entries_dropped);
     for (int which = 0; which < 2; ++which) {
       for (const auto& f : c->inputs[which]) {
         edit.DeleteFile(which == 0 ? c->level : c->output_level, f->number);
@@ -261,10 +262,9 @@ absl::Status DBImpl::MergeCompactionInputs(
   }
   auto input = NewMergingIterator(InternalKeyComparator(), std::move(children));
   const FragmentedRangeTombstones frags(std::move(tombstones));
-  const bool to_last_level = c.output_level == v.num_levels() - 1 ||
-                             !v.OverlapsBelow(c.output_level,
-                                              c.smallest_user_key,
-                                              c.largest_user_key);
+  const bool to_last_level =
+      c.output_level == v.num_levels() - 1 ||
+      !v.OverlapsBelow(c.output_level, c.smallest_user_key, c.largest_user_key);
 
   std::unique_ptr<TableFileWriter> out;
   std::vector<std::string> cut_points;  // first user key of outputs 2..n
@@ -336,8 +336,8 @@ absl::Status DBImpl::MergeCompactionInputs(
   // first from -inf, the last to +inf), clipped at the cut points. At the
   // bottom, those visible to every reader and with nothing below are dropped.
   for (const auto& frag : frags.fragments()) {
-    const bool bottom = to_last_level ||
-                        !v.OverlapsBelow(c.output_level, frag.begin, frag.end);
+    const bool bottom =
+        to_last_level || !v.OverlapsBelow(c.output_level, frag.begin, frag.end);
     std::vector<uint64_t> keep;
     size_t last_stripe = SIZE_MAX;
     for (uint64_t t : frag.seqs) {  // newest first
@@ -361,7 +361,8 @@ absl::Status DBImpl::MergeCompactionInputs(
       if (hi && *hi < e) e = *hi;
       if (!(b < e)) continue;
       for (uint64_t t : keep) {
-        writers[i]->AddTombstone(RangeTombstone{std::string(b), std::string(e), t});
+        writers[i]->AddTombstone(
+            RangeTombstone{std::string(b), std::string(e), t});
       }
     }
   }

@@ -24,9 +24,9 @@ void DBImpl::FlushThread() {
 
 absl::StatusOr<FileMetaData> DBImpl::WriteLevel0Table(MemTable* mem,
                                                       uint64_t number) {
-  auto writer = TableFileWriter::Create(fs_, TableFileName(path_, number),
-                                        number,
-                                        TableBuilderOptions::From(options_));
+  auto writer =
+      TableFileWriter::Create(fs_, TableFileName(path_, number), number,
+                              TableBuilderOptions::From(options_));
   if (!writer.ok()) return writer.status();
   auto iter = mem->NewIterator();
   for (iter->SeekToFirst(); iter->Valid(); iter->Next()) {
@@ -43,8 +43,7 @@ absl::StatusOr<FileMetaData> DBImpl::WriteLevel0Table(MemTable* mem,
 absl::Status DBImpl::FlushOneMemtable(std::unique_lock<std::mutex>& lock) {
   std::shared_ptr<MemTable> mem = imms_.front();
   const uint64_t boundary = imm_boundaries_.front();
-  const bool has_data =
-      mem->num_entries() > 0 || mem->num_range_deletes() > 0;
+  const bool has_data = mem->num_entries() > 0 || mem->num_range_deletes() > 0;
   const uint64_t number = has_data ? versions_->NewFileNumber() : 0;
   if (has_data) pending_outputs_.insert(number);
   ++running_flushes_;

@@ -41,8 +41,8 @@ DBImpl::DBImpl(const Options& options, std::string path)
   TableReadOptions tro;
   tro.block_cache = block_cache_.get();
   tro.statistics = &stats_;
-  table_cache_ = std::make_unique<TableCache>(fs_, path_,
-                                              options_.max_open_files, tro);
+  table_cache_ =
+      std::make_unique<TableCache>(fs_, path_, options_.max_open_files, tro);
   versions_ = std::make_unique<VersionSet>(path_, &options_);
   compact_pointer_.resize(options_.num_levels);
   mem_ = std::make_shared<MemTable>();
@@ -159,14 +159,14 @@ absl::Status DBImpl::RecoverWal() {
       l.unlock();
       auto rec = (*reader)->Next(absl::InfinitePast());
       if (!rec.ok()) {
-        return absl::DataLossError(absl::StrFormat(
-            "%s: WAL replay stopped at sequence %d of %d: %s", path_,
-            applied + 1, last, rec.status().message()));
+        return absl::DataLossError(
+            absl::StrFormat("%s: WAL replay stopped at sequence %d of %d: %s",
+                            path_, applied + 1, last, rec.status().message()));
       }
       if (rec->first_seq != applied + 1) {
-        return absl::DataLossError(absl::StrFormat(
-            "%s: WAL record at sequence %d, expected %d", path_,
-            rec->first_seq, applied + 1));
+        return absl::DataLossError(
+            absl::StrFormat("%s: WAL record at sequence %d, expected %d", path_,
+                            rec->first_seq, applied + 1));
       }
       WriteBatch batch;
       absl::Status s = WriteBatch::FromPayload(rec->payload, &batch);
@@ -176,9 +176,9 @@ absl::Status DBImpl::RecoverWal() {
         s = absl::DataLossError("batch count differs from the WAL record's");
       }
       if (!s.ok()) {
-        return absl::DataLossError(absl::StrFormat(
-            "%s: WAL record at sequence %d: %s", path_, rec->first_seq,
-            s.message()));
+        return absl::DataLossError(
+            absl::StrFormat("%s: WAL record at sequence %d: %s", path_,
+                            rec->first_seq, s.message()));
       }
       applied = rec->last_seq();
       l.lock();
@@ -193,13 +193,12 @@ absl::Status DBImpl::RecoverWal() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<Table>> DBImpl::GetTable(
-    const FileMetaData& f) {
+absl::StatusOr<std::shared_ptr<Table>> DBImpl::GetTable(const FileMetaData& f) {
   auto table = table_cache_->Get(f.number, f.file_size);
   if (!table.ok() && absl::IsNotFound(table.status())) {
-    return absl::DataLossError(absl::StrFormat(
-        "table %d is listed in the MANIFEST but missing: %s", f.number,
-        table.status().message()));
+    return absl::DataLossError(
+        absl::StrFormat("table %d is listed in the MANIFEST but missing: %s",
+                        f.number, table.status().message()));
   }
   return table;
 }
@@ -234,7 +233,8 @@ absl::Status DBImpl::Close() {
   shutting_down_ = true;
   shutting_down_flag_ = true;
   // Writers queued behind a leader finish first.
-  while (!writers_.empty()) bg_done_cv_.wait_for(lock, std::chrono::milliseconds(1));
+  while (!writers_.empty())
+    bg_done_cv_.wait_for(lock, std::chrono::milliseconds(1));
   bg_cv_.notify_all();
   bg_done_cv_.notify_all();
   lock.unlock();

@@ -123,11 +123,9 @@ class DBImpl final : public DB {
   void FlushThread();
   void CompactionThread();
   absl::Status FlushOneMemtable(std::unique_lock<std::mutex>& lock);
-  absl::StatusOr<FileMetaData> WriteLevel0Table(MemTable* mem,
-                                                uint64_t number);
+  absl::StatusOr<FileMetaData> WriteLevel0Table(MemTable* mem, uint64_t number);
   std::unique_ptr<Compaction> PickCompaction();  // mu_ held
-  absl::Status RunCompaction(std::unique_lock<std::mutex>& lock,
-                             Compaction* c);
+  absl::Status RunCompaction(std::unique_lock<std::mutex>& lock, Compaction* c);
   // The merge itself; called without mu_ (lock is passed to allocate file
   // numbers).
   absl::Status MergeCompactionInputs(std::unique_lock<std::mutex>& lock,
@@ -137,9 +135,9 @@ class DBImpl final : public DB {
                                      std::vector<FileMetaData>* outputs,
                                      uint64_t* dropped);
   void DeleteObsoleteFiles(std::unique_lock<std::mutex>& lock);
-  void SetBackgroundError(const absl::Status& s);  // mu_ held
+  void SetBackgroundError(const absl::Status& s);   // mu_ held
   std::vector<uint64_t> SnapshotSequences() const;  // mu_ held, ascending
-  void MaybeScheduleCompaction();  // mu_ held
+  void MaybeScheduleCompaction();                   // mu_ held
 
   // The open table for a live file. A file the MANIFEST lists but the
   // directory lacks is DataLoss (never NotFound, which reads as "no key").
@@ -172,11 +170,11 @@ class DBImpl final : public DB {
   // A leader is appending to the WAL and inserting into mem_ without mu_.
   bool writing_memtable_ = false;
   int writes_paused_ = 0;
-  std::condition_variable write_cv_;  // writing_memtable_ or writes_paused_
+  std::condition_variable write_cv_;    // writing_memtable_ or writes_paused_
   std::list<SnapshotImpl*> snapshots_;  // registration order
 
-  std::condition_variable bg_cv_;        // work for background threads
-  std::condition_variable bg_done_cv_;   // a background job finished
+  std::condition_variable bg_cv_;       // work for background threads
+  std::condition_variable bg_done_cv_;  // a background job finished
   std::vector<std::thread> threads_;
   bool shutting_down_ = false;
   std::atomic<bool> shutting_down_flag_{false};  // readable without mu_

@@ -158,7 +158,7 @@ class DBIter final : public Iterator {
         continue;
       }
       if (k.type != kTypeValue) {
-        status_ = absl::UnimplementedError(
+        status_ = absl::FailedPreconditionError(
             "iterator: entry type not supported by this engine version");
         return;
       }
@@ -189,7 +189,7 @@ class DBIter final : public Iterator {
           saved_seq_ = k.sequence;
           have = true;
         } else {
-          status_ = absl::UnimplementedError(
+          status_ = absl::FailedPreconditionError(
               "iterator: entry type not supported by this engine version");
           return;
         }

@@ -43,7 +43,7 @@ absl::StatusOr<GetResult> Resolve(LookupResult& r, uint64_t max_tombstone) {
     return absl::NotFoundError("key not found");
   }
   if (r.type != kTypeValue) {
-    return absl::UnimplementedError(absl::StrFormat(
+    return absl::FailedPreconditionError(absl::StrFormat(
         "entry type %d not supported by this engine version", r.type));
   }
   return GetResult{std::move(r.value), r.seq};
@@ -81,7 +81,8 @@ absl::StatusOr<GetResult> DBImpl::GetImpl(const SuperVersion& sv,
     if (auto a = from_memtable(*imm)) return finish(*a);
   }
 
-  auto from_file = [&](const FileMetaData& f) -> absl::StatusOr<std::optional<bool>> {
+  auto from_file =
+      [&](const FileMetaData& f) -> absl::StatusOr<std::optional<bool>> {
     auto table = GetTable(f);
     if (!table.ok()) return table.status();
     if (f.num_range_deletions > 0) {
@@ -185,16 +186,16 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
   }
   for (int level = 1; error.ok() && level < v.num_levels(); ++level) {
     if (v.files(level).empty()) continue;
-    children.push_back(
-        NewLevelIterator(table_cache_.get(), &v.files(level), options.fill_cache));
+    children.push_back(NewLevelIterator(table_cache_.get(), &v.files(level),
+                                        options.fill_cache));
     for (const auto& f : v.files(level)) {
       if (!add_file_tombstones(*f)) break;
     }
   }
   std::unique_ptr<InternalIterator> merged =
-      error.ok() ? NewMergingIterator(InternalKeyComparator(),
-                                      std::move(children))
-                 : NewEmptyIterator(error);
+      error.ok()
+          ? NewMergingIterator(InternalKeyComparator(), std::move(children))
+          : NewEmptyIterator(error);
   if (!tombstones.empty()) {
     o.tombstones =
         std::make_shared<FragmentedRangeTombstones>(std::move(tombstones));

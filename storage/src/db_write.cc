@@ -149,8 +149,8 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
     absl::Status io_error;
     WriteBatch stamped;
     for (size_t i = 0; i < group.size(); ++i) {
-      if (absl::Status s = WriteBatch::FromPayload(group[i]->batch->Payload(),
-                                                   &stamped);
+      if (absl::Status s =
+              WriteBatch::FromPayload(group[i]->batch->Payload(), &stamped);
           !s.ok()) {
         group[i]->status = s;
         continue;
@@ -173,7 +173,8 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
       const absl::Duration d = absl::Now() - sync_start;
       stats_.Record(HistogramType::kWalSyncMicros,
                     absl::ToInt64Microseconds(d));
-      for (EventListener* l : options_.listeners) l->OnWalSync(d, io_error.ok());
+      for (EventListener* l : options_.listeners)
+        l->OnWalSync(d, io_error.ok());
     }
     uint64_t last_seq = 0;
     uint64_t keys = 0, data_bytes = 0;
@@ -247,8 +248,8 @@ absl::Status DBImpl::CheckFreeSpace() {
   low_space_ = *free < options_.min_free_disk_bytes;
   if (!low_space_) return absl::OkStatus();
   space_message_ = absl::StrFormat(
-      "disk full: %d bytes free under %s, below min_free_disk_bytes %d",
-      *free, path_, options_.min_free_disk_bytes);
+      "disk full: %d bytes free under %s, below min_free_disk_bytes %d", *free,
+      path_, options_.min_free_disk_bytes);
   return absl::ResourceExhaustedError(space_message_);
 }
 
@@ -360,23 +361,23 @@ absl::Status DBImpl::WaitForStall(std::unique_lock<std::mutex>& lock,
   lock.lock();
   if (timed_out) {
     stats_.Add(Ticker::kWritesRejected);
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "write stalled (%s) past its deadline after %s",
-        StallReasonName(reason), absl::FormatDuration(waited)));
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("write stalled (%s) past its deadline after %s",
+                        StallReasonName(reason), absl::FormatDuration(waited)));
   }
   return absl::OkStatus();
 }
 
 absl::Status DBImpl::DelayWrite(std::unique_lock<std::mutex>& lock,
-                                const WriteOptions& options,
-                                StallReason reason, uint64_t bytes) {
+                                const WriteOptions& options, StallReason reason,
+                                uint64_t bytes) {
   // A virtual clock: each delayed write books bytes / rate of time after the
   // previous booking, so that the write rate is held to delayed_write_rate.
   const absl::Time now = absl::Now();
   const double rate = std::max<uint64_t>(options_.delayed_write_rate, 1);
-  delay_until_ = std::max(delay_until_, now) +
-                 absl::Seconds(static_cast<double>(std::max<uint64_t>(bytes, 1)) /
-                               rate);
+  delay_until_ =
+      std::max(delay_until_, now) +
+      absl::Seconds(static_cast<double>(std::max<uint64_t>(bytes, 1)) / rate);
   if (delay_until_ <= now) return absl::OkStatus();
   if (options.no_slowdown || delay_until_ > options.deadline) {
     stats_.Add(Ticker::kWritesRejected);

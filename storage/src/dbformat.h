@@ -27,9 +27,9 @@ namespace cairn::storage {
 enum ValueType : uint8_t {
   kTypeDeletion = 0x0,
   kTypeValue = 0x1,
-  kTypeMerge = 0x2,           // merge operand (read-modify-write issue)
-  kTypeRangeDeletion = 0x3,   // only in range-tombstone containers
-  kTypeValueWithExpiry = 0x4, // value with a TTL (read-modify-write issue)
+  kTypeMerge = 0x2,            // merge operand (read-modify-write issue)
+  kTypeRangeDeletion = 0x3,    // only in range-tombstone containers
+  kTypeValueWithExpiry = 0x4,  // value with a TTL (read-modify-write issue)
 };
 // Sorts before every real type at the same sequence: lookups use it.
 inline constexpr uint8_t kValueTypeForSeek = 0xFF;

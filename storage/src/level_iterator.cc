@@ -54,11 +54,11 @@ class LevelIterator final : public InternalIterator {
  private:
   // First file whose largest key is >= target.
   size_t FirstFileNotBefore(std::string_view target) const {
-    return std::lower_bound(files_->begin(), files_->end(), target,
-                            [](const std::shared_ptr<FileMetaData>& f,
-                               std::string_view k) {
-                              return CompareInternalKeys(f->largest, k) < 0;
-                            }) -
+    return std::lower_bound(
+               files_->begin(), files_->end(), target,
+               [](const std::shared_ptr<FileMetaData>& f, std::string_view k) {
+                 return CompareInternalKeys(f->largest, k) < 0;
+               }) -
            files_->begin();
   }
 

@@ -23,12 +23,12 @@ FragmentedRangeTombstones::FragmentedRangeTombstones(
   std::vector<std::vector<uint64_t>> cover(cuts.size() - 1);
   for (const RangeTombstone& t : tombstones) {
     if (t.begin >= t.end) continue;
-    size_t lo = std::lower_bound(cuts.begin(), cuts.end(),
-                                 std::string_view(t.begin)) -
-                cuts.begin();
-    size_t hi = std::lower_bound(cuts.begin(), cuts.end(),
-                                 std::string_view(t.end)) -
-                cuts.begin();
+    size_t lo =
+        std::lower_bound(cuts.begin(), cuts.end(), std::string_view(t.begin)) -
+        cuts.begin();
+    size_t hi =
+        std::lower_bound(cuts.begin(), cuts.end(), std::string_view(t.end)) -
+        cuts.begin();
     for (size_t i = lo; i < hi; ++i) cover[i].push_back(t.seq);
   }
   for (size_t i = 0; i + 1 < cuts.size(); ++i) {
@@ -42,9 +42,8 @@ FragmentedRangeTombstones::FragmentedRangeTombstones(
       fragments_.back().end.assign(cuts[i + 1]);
       continue;
     }
-    fragments_.push_back(
-        Fragment{std::string(cuts[i]), std::string(cuts[i + 1]),
-                 std::move(seqs)});
+    fragments_.push_back(Fragment{std::string(cuts[i]),
+                                  std::string(cuts[i + 1]), std::move(seqs)});
   }
 }
 

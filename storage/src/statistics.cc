@@ -6,25 +6,44 @@ namespace cairn::storage {
 
 std::string_view StallReasonName(StallReason reason) {
   switch (reason) {
-    case StallReason::kL0Slowdown: return "l0_slowdown";
-    case StallReason::kL0Stop: return "l0_stop";
-    case StallReason::kMemtableLimit: return "memtable_limit";
-    case StallReason::kPendingCompaction: return "pending_compaction";
-    case StallReason::kMemory: return "memory";
-    case StallReason::kCount: break;
+    case StallReason::kL0Slowdown:
+      return "l0_slowdown";
+    case StallReason::kL0Stop:
+      return "l0_stop";
+    case StallReason::kMemtableLimit:
+      return "memtable_limit";
+    case StallReason::kPendingCompaction:
+      return "pending_compaction";
+    case StallReason::kMemory:
+      return "memory";
+    case StallReason::kCount:
+      break;
   }
   return "unknown";
 }
 
 std::string_view TickerName(Ticker ticker) {
   static constexpr std::string_view kNames[] = {
-      "keys_written",       "bytes_written",       "write_batches",
-      "synced_writes",      "keys_read",           "keys_found",
-      "iter_seeks",         "block_cache_hit",     "block_cache_miss",
-      "block_cache_insert", "bloom_checked",       "bloom_useful",
-      "flushes",            "flush_bytes",         "compactions",
-      "compact_read_bytes", "compact_write_bytes", "stalls",
-      "stall_micros",       "writes_rejected",
+      "keys_written",
+      "bytes_written",
+      "write_batches",
+      "synced_writes",
+      "keys_read",
+      "keys_found",
+      "iter_seeks",
+      "block_cache_hit",
+      "block_cache_miss",
+      "block_cache_insert",
+      "bloom_checked",
+      "bloom_useful",
+      "flushes",
+      "flush_bytes",
+      "compactions",
+      "compact_read_bytes",
+      "compact_write_bytes",
+      "stalls",
+      "stall_micros",
+      "writes_rejected",
   };
   static_assert(std::size(kNames) == static_cast<size_t>(Ticker::kCount));
   return kNames[static_cast<int>(ticker)];
@@ -91,8 +110,8 @@ double Histogram::Data::Percentile(double p) const {
     if (cumulative >= threshold && counts[b] > 0) {
       // Interpolate inside the bucket.
       const double lo = b == 0 ? 0 : static_cast<double>(limits[b - 1]);
-      const double hi =
-          b < kBuckets ? static_cast<double>(limits[b]) : static_cast<double>(max);
+      const double hi = b < kBuckets ? static_cast<double>(limits[b])
+                                     : static_cast<double>(max);
       const double frac = (threshold - prev) / counts[b];
       return std::min(lo + (hi - lo) * frac, static_cast<double>(max));
     }

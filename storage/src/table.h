@@ -34,7 +34,7 @@ struct TableReadOptions {
 // The newest version of a user key visible at a snapshot, as one source
 // (memtable or table) holds it.
 struct LookupResult {
-  uint8_t type = 0;   // ValueType
+  uint8_t type = 0;  // ValueType
   uint64_t seq = 0;
   std::string value;  // empty for deletions
 };

@@ -9,13 +9,13 @@
 namespace cairn::storage {
 
 struct TableProperties {
-  uint64_t num_entries = 0;        // point entries (all types)
-  uint64_t num_deletions = 0;      // point tombstones
+  uint64_t num_entries = 0;    // point entries (all types)
+  uint64_t num_deletions = 0;  // point tombstones
   uint64_t num_range_deletions = 0;
-  uint64_t raw_key_bytes = 0;      // internal key bytes before compression
+  uint64_t raw_key_bytes = 0;  // internal key bytes before compression
   uint64_t raw_value_bytes = 0;
   uint64_t num_data_blocks = 0;
-  uint64_t data_bytes = 0;         // data blocks as stored
+  uint64_t data_bytes = 0;  // data blocks as stored
   uint64_t index_bytes = 0;
   uint64_t filter_bytes = 0;
   // Smallest and largest internal keys of the point entries (empty if none).
@@ -24,7 +24,7 @@ struct TableProperties {
   // Sequence range over point entries and range tombstones (0, 0 if empty).
   uint64_t smallest_seq = 0;
   uint64_t largest_seq = 0;
-  uint8_t compression = 0;   // CompressionType the builder was asked for
+  uint8_t compression = 0;  // CompressionType the builder was asked for
   int bloom_bits_per_key = 0;
 };
 

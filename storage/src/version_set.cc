@@ -101,8 +101,7 @@ void Version::ComputeScores(const Options& options) {
       // Moving the excess down rewrites it and the overlapping part of the
       // next level, about `multiplier` times its size.
       pending_bytes_ += static_cast<uint64_t>(
-          (bytes - targets_[l]) *
-          (options.max_bytes_for_level_multiplier + 1));
+          (bytes - targets_[l]) * (options.max_bytes_for_level_multiplier + 1));
     }
   }
 }
@@ -125,9 +124,8 @@ bool VersionSet::Exists() const {
 }
 
 void VersionSet::Install(std::shared_ptr<Version> v) {
-  all_versions_.remove_if([](const std::weak_ptr<Version>& w) {
-    return w.expired();
-  });
+  all_versions_.remove_if(
+      [](const std::weak_ptr<Version>& w) { return w.expired(); });
   all_versions_.push_back(v);
   current_ = std::move(v);
 }
@@ -156,9 +154,8 @@ absl::Status VersionSet::Apply(const Version& base, const VersionEdit& edit,
           number, level, out->num_levels()));
     }
     auto& files = out->levels_[level];
-    auto it = std::find_if(files.begin(), files.end(), [&](const auto& f) {
-      return f->number == number;
-    });
+    auto it = std::find_if(files.begin(), files.end(),
+                           [&](const auto& f) { return f->number == number; });
     if (it == files.end()) {
       return absl::DataLossError(absl::StrFormat(
           "MANIFEST: edit deletes file %d, not in level %d", number, level));
@@ -167,9 +164,9 @@ absl::Status VersionSet::Apply(const Version& base, const VersionEdit& edit,
   }
   for (const auto& [level, meta] : edit.new_files()) {
     if (level >= out->num_levels()) {
-      return absl::DataLossError(absl::StrFormat(
-          "MANIFEST: file %d in level %d; the DB has %d levels", meta.number,
-          level, out->num_levels()));
+      return absl::DataLossError(
+          absl::StrFormat("MANIFEST: file %d in level %d; the DB has %d levels",
+                          meta.number, level, out->num_levels()));
     }
     out->levels_[level].push_back(std::make_shared<FileMetaData>(meta));
   }
@@ -187,9 +184,9 @@ absl::Status VersionSet::Apply(const Version& base, const VersionEdit& edit,
     });
     for (size_t i = 1; i < files.size(); ++i) {
       if (CompareInternalKeys(files[i - 1]->largest, files[i]->smallest) >= 0) {
-        return absl::InternalError(absl::StrFormat(
-            "level %d: files %d and %d overlap", l, files[i - 1]->number,
-            files[i]->number));
+        return absl::InternalError(
+            absl::StrFormat("level %d: files %d and %d overlap", l,
+                            files[i - 1]->number, files[i]->number));
       }
     }
   }
@@ -211,8 +208,7 @@ VersionEdit VersionSet::SnapshotEdit(const Version& v, uint64_t flushed_seq,
 absl::Status VersionSet::SetCurrentFile(FileSystem* fs, const std::string& dir,
                                         uint64_t manifest_number) {
   const std::string tmp = JoinPath(dir, "CURRENT.tmp");
-  std::string contents =
-      absl::StrFormat("MANIFEST-%06d\n", manifest_number);
+  std::string contents = absl::StrFormat("MANIFEST-%06d\n", manifest_number);
   {
     auto file = fs->Open(tmp, OpenOptions{.create = true, .truncate = true});
     if (!file.ok()) return file.status();
@@ -244,8 +240,7 @@ absl::Status VersionSet::WriteSnapshot(FileSystem* fs, const std::string& dir,
 }
 
 absl::Status VersionSet::StartNewManifest(const Version& v,
-                                          uint64_t flushed_seq,
-                                          uint64_t number,
+                                          uint64_t flushed_seq, uint64_t number,
                                           uint64_t next_file_number) {
   FileSystem* fs = options_->fs;
   auto file = fs->Open(ManifestFileName(dir_, number),
@@ -294,8 +289,8 @@ absl::Status VersionSet::Recover() {
   if (current.empty() || current.back() != '\n' ||
       ParseFileName(current.substr(0, current.size() - 1), &number) !=
           FileType::kManifest) {
-    return absl::DataLossError(absl::StrFormat(
-        "%s: does not name a MANIFEST", CurrentFileName(dir_)));
+    return absl::DataLossError(
+        absl::StrFormat("%s: does not name a MANIFEST", CurrentFileName(dir_)));
   }
   const std::string path = ManifestFileName(dir_, number);
   auto contents = ReadManifestRecords(fs, path);
@@ -314,8 +309,7 @@ absl::Status VersionSet::Recover() {
       v = std::move(next);
     }
     if (!s.ok()) {
-      return absl::DataLossError(
-          absl::StrFormat("%s: %s", path, s.message()));
+      return absl::DataLossError(absl::StrFormat("%s: %s", path, s.message()));
     }
     if (edit.flushed_seq()) flushed_seq_ = *edit.flushed_seq();
     if (edit.next_file_number()) next_file_number_ = *edit.next_file_number();

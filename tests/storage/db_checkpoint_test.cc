@@ -17,7 +17,8 @@ TEST(DBCheckpoint, OpensAsADatabaseWithEverythingAcknowledged) {
   TempDir dir;
   auto db = testing::OpenOrDie(SmallOptions(), dir.path());
   for (int i = 0; i < 3000; ++i) {
-    ASSERT_TRUE(db->Put({}, absl::StrFormat("k%05d", i), std::string(50, 'c')).ok());
+    ASSERT_TRUE(
+        db->Put({}, absl::StrFormat("k%05d", i), std::string(50, 'c')).ok());
   }
   ASSERT_TRUE(db->DeleteRange({}, "k00100", "k00200").ok());
   std::atomic<bool> stop{false};

@@ -62,7 +62,8 @@ TEST(DBCompaction, DataMovesDownAndStaysCorrect) {
     }
     return false;
   };
-  for (int i = 0; i < 200 && busy(); ++i) absl::SleepFor(absl::Milliseconds(50));
+  for (int i = 0; i < 200 && busy(); ++i)
+    absl::SleepFor(absl::Milliseconds(50));
   EXPECT_FALSE(busy()) << "compaction did not settle";
   DBStats st = db->GetStats();
   int deepest = 0;

@@ -34,8 +34,8 @@ TEST(DBConcurrency, WritersReadersIteratorsFlushesAndCompactions) {
       for (int round = 0; round < kRounds && absl::Now() < stop_by; ++round) {
         WriteBatch batch;
         for (int k = 0; k < kKeysPerWriter; ++k) {
-          batch.Put(key(w, k), absl::StrFormat("%06d%s", round,
-                                               std::string(40, 'a' + w)));
+          batch.Put(key(w, k),
+                    absl::StrFormat("%06d%s", round, std::string(40, 'a' + w)));
         }
         WriteOptions wo;
         wo.sync = (round % 10 == 0);

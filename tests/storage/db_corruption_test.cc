@@ -12,7 +12,9 @@ using testing::SmallOptions;
 using testing::TempDir;
 
 std::string Key(int i) { return absl::StrFormat("key%06d", i); }
-std::string Value(int i) { return absl::StrFormat("value%06d", i) + std::string(80, 'v'); }
+std::string Value(int i) {
+  return absl::StrFormat("value%06d", i) + std::string(80, 'v');
+}
 
 void FlipByte(const std::string& path, uint64_t offset) {
   std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);

@@ -44,7 +44,9 @@ class RecoveryTest : public ::testing::Test {
 };
 
 std::string Key(int i) { return absl::StrFormat("key%06d", i); }
-std::string Value(int i) { return absl::StrFormat("value-%d-%s", i, std::string(i % 50, 'x')); }
+std::string Value(int i) {
+  return absl::StrFormat("value-%d-%s", i, std::string(i % 50, 'x'));
+}
 
 TEST_F(RecoveryTest, SyncedWritesSurvivePowerLoss) {
   auto db = Open();
@@ -134,8 +136,8 @@ TEST_P(KillPointTest, AcknowledgedWritesSurvive) {
   for (int i = 0; i < 200; ++i) first.Put(Key(i), Value(i));
   ASSERT_TRUE(db->Write(sync, first).ok());
   ASSERT_TRUE(db->Flush().ok());
-  fs_.InjectFault(FaultRule{.op = kp.op, .path_contains = kp.path,
-                            .skip = kp.skip, .times = -1});
+  fs_.InjectFault(FaultRule{
+      .op = kp.op, .path_contains = kp.path, .skip = kp.skip, .times = -1});
   int acked = 200;
   for (int i = 200; i < 2000; i += 50) {
     WriteBatch batch;
@@ -163,16 +165,15 @@ TEST_P(KillPointTest, AcknowledgedWritesSurvive) {
 
 INSTANTIATE_TEST_SUITE_P(
     Points, KillPointTest,
-    ::testing::Values(
-        KillPoint{"wal_write", FsOp::kMapSync, "/wal/", 0},
-        KillPoint{"sst_write", FsOp::kWrite, ".sst", 0},
-        KillPoint{"sst_sync", FsOp::kSync, ".sst", 0},
-        KillPoint{"manifest_write", FsOp::kWrite, "MANIFEST", 0},
-        KillPoint{"manifest_sync", FsOp::kSync, "MANIFEST", 0},
-        KillPoint{"dir_sync", FsOp::kSyncDir, "", 0},
-        KillPoint{"second_sst_write", FsOp::kWrite, ".sst", 1},
-        KillPoint{"sst_open", FsOp::kOpen, ".sst", 1},
-        KillPoint{"sst_remove", FsOp::kRemove, ".sst", 0}),
+    ::testing::Values(KillPoint{"wal_write", FsOp::kMapSync, "/wal/", 0},
+                      KillPoint{"sst_write", FsOp::kWrite, ".sst", 0},
+                      KillPoint{"sst_sync", FsOp::kSync, ".sst", 0},
+                      KillPoint{"manifest_write", FsOp::kWrite, "MANIFEST", 0},
+                      KillPoint{"manifest_sync", FsOp::kSync, "MANIFEST", 0},
+                      KillPoint{"dir_sync", FsOp::kSyncDir, "", 0},
+                      KillPoint{"second_sst_write", FsOp::kWrite, ".sst", 1},
+                      KillPoint{"sst_open", FsOp::kOpen, ".sst", 1},
+                      KillPoint{"sst_remove", FsOp::kRemove, ".sst", 0}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(RecoveryTest, FailedCurrentSwitchAtOpenLeavesTheOldManifest) {
@@ -192,8 +193,8 @@ TEST_F(RecoveryTest, FailedCurrentSwitchAtOpenLeavesTheOldManifest) {
 TEST_F(RecoveryTest, WalWriteFailureMakesTheDbReadOnly) {
   auto db = Open();
   ASSERT_TRUE(db->Put({}, "a", "1").ok());
-  fs_.InjectFault(FaultRule{.op = FsOp::kMapSync, .path_contains = "/wal/",
-                            .times = -1});
+  fs_.InjectFault(
+      FaultRule{.op = FsOp::kMapSync, .path_contains = "/wal/", .times = -1});
   WriteOptions sync;
   sync.sync = true;
   auto r = db->Put(sync, "b", "2");

@@ -74,8 +74,8 @@ struct DBStats {
   uint64_t last_sequence = 0;
   uint64_t flushed_sequence = 0;  // every sequence <= this is in SSTables
   std::vector<LevelStats> levels;
-  uint64_t memtable_bytes = 0;        // the active memtable
-  uint64_t immutable_memtables = 0;   // waiting for or being flushed
+  uint64_t memtable_bytes = 0;       // the active memtable
+  uint64_t immutable_memtables = 0;  // waiting for or being flushed
   uint64_t immutable_bytes = 0;
   uint64_t pending_compaction_bytes = 0;
   int running_flushes = 0;
@@ -86,10 +86,10 @@ struct DBStats {
   bool write_slowdown = false;
   bool write_stopped = false;
   StallReason stall_reason = StallReason::kCount;  // kCount: none
-  uint64_t delayed_write_rate = 0;  // bytes/s while slowed
+  uint64_t delayed_write_rate = 0;                 // bytes/s while slowed
   uint64_t user_bytes_written = 0;
-  uint64_t sst_bytes_written = 0;   // by flushes and compactions
-  double write_amplification = 0;   // sst_bytes_written / user_bytes_written
+  uint64_t sst_bytes_written = 0;  // by flushes and compactions
+  double write_amplification = 0;  // sst_bytes_written / user_bytes_written
   uint64_t live_sst_bytes = 0;
   uint64_t wal_bytes = 0;
   uint64_t block_cache_usage = 0;
@@ -126,7 +126,8 @@ class DB {
                                         std::string_view key) = 0;
   // All keys read at one sequence.
   virtual std::vector<absl::StatusOr<GetResult>> MultiGet(
-      const ReadOptions& options, const std::vector<std::string_view>& keys) = 0;
+      const ReadOptions& options,
+      const std::vector<std::string_view>& keys) = 0;
   virtual std::unique_ptr<Iterator> NewIterator(const ReadOptions& options) = 0;
 
   // Registers the current last sequence as a read point.

@@ -17,14 +17,14 @@ namespace cairn::storage {
 struct FlushJobInfo {
   uint64_t file_number = 0;  // 0 if the memtable held nothing to write
   uint64_t entries = 0;
-  uint64_t bytes = 0;         // size of the table written
-  uint64_t flushed_seq = 0;   // every sequence <= this is now in SSTables
-  absl::Duration duration;    // set on end
-  absl::Status status;        // set on end
+  uint64_t bytes = 0;        // size of the table written
+  uint64_t flushed_seq = 0;  // every sequence <= this is now in SSTables
+  absl::Duration duration;   // set on end
+  absl::Status status;       // set on end
 };
 
 struct CompactionJobInfo {
-  int level = 0;         // input level
+  int level = 0;  // input level
   int output_level = 0;
   int input_files = 0;
   int output_files = 0;

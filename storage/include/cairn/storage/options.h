@@ -45,9 +45,9 @@ struct Options {
   int max_write_buffer_number = 4;
 
   // --- SSTables ---
-  size_t block_size = 4096;          // uncompressed data block target
-  int block_restart_interval = 16;   // keys between restart points
-  int bloom_bits_per_key = 10;       // 0 disables bloom filters
+  size_t block_size = 4096;         // uncompressed data block target
+  int block_restart_interval = 16;  // keys between restart points
+  int bloom_bits_per_key = 10;      // 0 disables bloom filters
   CompressionType compression = CompressionType::kNone;
   int zstd_level = 3;
   // Compaction output files are cut at this size.

@@ -31,7 +31,7 @@ enum class Ticker : int {
   kBytesWritten,  // user key + value bytes of committed writes
   kWriteBatches,
   kSyncedWrites,
-  kKeysRead,      // Get/MultiGet lookups
+  kKeysRead,  // Get/MultiGet lookups
   kKeysFound,
   kIterSeeks,
   kBlockCacheHit,
@@ -40,11 +40,11 @@ enum class Ticker : int {
   kBloomChecked,  // bloom filter consulted for a point lookup
   kBloomUseful,   // ...and it said "absent", saving a block read
   kFlushes,
-  kFlushBytes,    // SSTable bytes written by flushes
+  kFlushBytes,  // SSTable bytes written by flushes
   kCompactions,
   kCompactReadBytes,
   kCompactWriteBytes,
-  kStalls,        // writes that waited at least once
+  kStalls,  // writes that waited at least once
   kStallMicros,
   kWritesRejected,  // ResourceExhausted from a stall or the disk check
   kCount,
