@@ -26,6 +26,11 @@ absl::StatusOr<std::unique_ptr<DB>> DB::Open(const Options& options,
     return absl::InvalidArgumentError(
         "level0 triggers must satisfy compaction <= slowdown <= stop");
   }
+  if (options.memory_budget_bytes != 0 &&
+      options.memory_budget_bytes <= options.block_cache_bytes) {
+    return absl::InvalidArgumentError(
+        "memory_budget_bytes must exceed block_cache_bytes (or be 0)");
+  }
   if (options.max_write_buffer_number < 2) {
     return absl::InvalidArgumentError("max_write_buffer_number must be >= 2");
   }
@@ -127,10 +132,46 @@ class RecoveryInserter final : public WriteBatch::Handler {
 
 }  // namespace
 
+// Reports the WAL's syncs (the engine's and its background ones) as engine
+// statistics and events, and passes everything on to the embedder's own WAL
+// listener, if any.
+class DBImpl::WalListener final : public wal::LogListener {
+ public:
+  explicit WalListener(DBImpl* db)
+      : db_(db), next_(db->options_.wal.listener) {}
+  void OnSync(absl::Duration d, bool ok) override {
+    db_->stats_.Record(HistogramType::kWalSyncMicros,
+                       absl::ToInt64Microseconds(d));
+    for (EventListener* l : db_->options_.listeners) l->OnWalSync(d, ok);
+    if (next_) next_->OnSync(d, ok);
+  }
+  void OnCommitGroup(size_t records, uint64_t bytes, bool synced) override {
+    if (next_) next_->OnCommitGroup(records, bytes, synced);
+  }
+  void OnSegmentCreated(uint32_t id) override {
+    if (next_) next_->OnSegmentCreated(id);
+  }
+  void OnSegmentSealed(uint32_t id, uint64_t bytes) override {
+    if (next_) next_->OnSegmentSealed(id, bytes);
+  }
+  void OnSegmentDeleted(uint32_t id) override {
+    if (next_) next_->OnSegmentDeleted(id);
+  }
+  void OnBackgroundError(const absl::Status& s) override {
+    if (next_) next_->OnBackgroundError(s);
+  }
+
+ private:
+  DBImpl* const db_;
+  wal::LogListener* const next_;
+};
+
 absl::Status DBImpl::RecoverWal() {
   const uint64_t flushed = versions_->flushed_seq();
   wal::Options wo = options_.wal;
   wo.fs = fs_;
+  wal_listener_ = std::make_unique<WalListener>(this);
+  wo.listener = wal_listener_.get();
   wo.first_sequence = flushed + 1;
   auto log = wal::Log::Open(wo, WalDirName(path_));
   if (!log.ok()) return log.status();

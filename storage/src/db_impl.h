@@ -90,6 +90,7 @@ class DBImpl final : public DB {
  private:
   struct Writer;
   class SnapshotImpl;
+  class WalListener;
   friend class CompactionJob;
 
   // --- write path (db_write.cc) ---
@@ -154,6 +155,7 @@ class DBImpl final : public DB {
   std::unique_ptr<FileLock> lock_file_;
   std::unique_ptr<BlockCache> block_cache_;
   std::unique_ptr<TableCache> table_cache_;
+  std::unique_ptr<WalListener> wal_listener_;  // must outlive log_
   std::unique_ptr<wal::Log> log_;
 
   mutable std::mutex mu_;

@@ -167,15 +167,7 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
       }
       first_seqs[i] = r->first_seq;
     }
-    if (io_error.ok() && need_sync) {
-      const absl::Time sync_start = absl::Now();
-      io_error = log_->Sync();
-      const absl::Duration d = absl::Now() - sync_start;
-      stats_.Record(HistogramType::kWalSyncMicros,
-                    absl::ToInt64Microseconds(d));
-      for (EventListener* l : options_.listeners)
-        l->OnWalSync(d, io_error.ok());
-    }
+    if (io_error.ok() && need_sync) io_error = log_->Sync();
     uint64_t last_seq = 0;
     uint64_t keys = 0, data_bytes = 0;
     if (io_error.ok()) {
@@ -289,6 +281,21 @@ absl::Status DBImpl::MakeRoomForWrite(std::unique_lock<std::mutex>& lock,
       }
       continue;
     }
+    // Memory budget: the memtables may use what the block cache leaves.
+    bool over_budget = false;
+    if (options_.memory_budget_bytes > 0) {
+      uint64_t used = mem_->ApproximateMemoryUsage();
+      for (const auto& m : imms_) used += m->ApproximateMemoryUsage();
+      over_budget =
+          used >= options_.memory_budget_bytes - options_.block_cache_bytes;
+    }
+    if (over_budget && !imms_.empty()) {
+      if (absl::Status s = WaitForStall(lock, options, StallReason::kMemory);
+          !s.ok()) {
+        return s;
+      }
+      continue;
+    }
     if (mem_full && imms_.size() >= max_imms) {
       if (absl::Status s =
               WaitForStall(lock, options, StallReason::kMemtableLimit);
@@ -321,7 +328,10 @@ absl::Status DBImpl::MakeRoomForWrite(std::unique_lock<std::mutex>& lock,
     }
     if (!slow) stall_reason_ = StallReason::kCount;
 
-    if (!mem_full) return absl::OkStatus();
+    // Over the budget with nothing being flushed: flush early.
+    if (!mem_full && !(over_budget && mem_->num_entries() > 0)) {
+      return absl::OkStatus();
+    }
     SwitchMemtable();
   }
 }

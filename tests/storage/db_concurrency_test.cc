@@ -137,6 +137,10 @@ TEST(DBConcurrency, GroupCommitSharesSyncs) {
   // Fewer groups than writes: some syncs were shared.
   EXPECT_LT(h.count, uint64_t{kThreads * kPerThread});
   EXPECT_EQ(db->LastSequence(), uint64_t{kThreads * kPerThread});
+  // Each group's sync is timed (WAL sync histogram), fewer than the writes.
+  auto syncs = db->statistics().GetHistogram(HistogramType::kWalSyncMicros);
+  EXPECT_GT(syncs.count, 0u);
+  EXPECT_LE(syncs.count, h.count + 2);
 }
 
 }  // namespace

@@ -129,3 +129,59 @@ TEST(DBStall, MemtableLimitStallsUntilFlushCatchesUp) {
 
 }  // namespace
 }  // namespace cairn::storage
+
+namespace cairn::storage {
+namespace {
+
+TEST(DBStall, MemoryBudgetFlushesEarly) {
+  testing::TempDir dir;
+  Options o = testing::SmallOptions();
+  o.write_buffer_size = 4 << 20;  // never full in this test
+  o.block_cache_bytes = 1 << 20;
+  o.memory_budget_bytes = (1 << 20) + (256 << 10);  // 256 KiB of memtables
+  auto db = testing::OpenOrDie(o, dir.path());
+  const std::string value(1000, 'b');
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(db->Put({}, "b" + std::to_string(i), value).ok());
+  }
+  // 2 MB written with a 256 KiB memtable allowance: flushed early, often.
+  EXPECT_GE(db->statistics().Get(Ticker::kFlushes), 4u);
+  EXPECT_LE(db->GetStats().memtable_bytes, 512u << 10);
+  for (int i = 0; i < 2000; i += 97) {
+    EXPECT_EQ(db->Get({}, "b" + std::to_string(i))->value, value);
+  }
+}
+
+TEST(DBStall, MemoryBudgetStallsWhileAFlushIsFreeingMemory) {
+  testing::TempDir dir;
+  FlushGate gate;
+  Options o = testing::SmallOptions();
+  o.write_buffer_size = 4 << 20;
+  o.block_cache_bytes = 1 << 20;
+  o.memory_budget_bytes = (1 << 20) + (256 << 10);
+  o.listeners.push_back(&gate);
+  auto db = testing::OpenOrDie(o, dir.path());
+  const std::string value(1000, 'b');
+  absl::Status blocked;
+  for (int i = 0; i < 2000 && blocked.ok(); ++i) {
+    WriteOptions wo;
+    wo.deadline = absl::Now() + absl::Milliseconds(100);
+    blocked = db->Put(wo, "b" + std::to_string(i), value).status();
+  }
+  EXPECT_TRUE(absl::IsResourceExhausted(blocked)) << blocked;
+  EXPECT_NE(blocked.message().find("memory"), std::string::npos) << blocked;
+  EXPECT_GE(db->statistics().StallCount(StallReason::kMemory), 1u);
+  gate.Open();
+  EXPECT_TRUE(db->Put({}, "after", value).ok());
+}
+
+TEST(DBStall, MemoryBudgetMustExceedTheBlockCache) {
+  testing::TempDir dir;
+  Options o = testing::SmallOptions();
+  o.memory_budget_bytes = o.block_cache_bytes;
+  auto db = DB::Open(o, dir.path());
+  EXPECT_TRUE(absl::IsInvalidArgument(db.status())) << db.status();
+}
+
+}  // namespace
+}  // namespace cairn::storage

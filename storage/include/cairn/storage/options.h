@@ -79,6 +79,11 @@ struct Options {
   int max_open_files = 1000;       // table cache capacity
 
   // --- Resource limits ---
+  // Memory for memtables and the block cache together (0: no budget). The
+  // memtables may use what block_cache_bytes leaves of it: past that, the
+  // active memtable is flushed early, and writes stall (reason memory) while
+  // an earlier flush is still freeing memory. Must exceed block_cache_bytes.
+  uint64_t memory_budget_bytes = 0;
   // Writes are refused with ResourceExhausted while the file system holding
   // the database has less than this many bytes free (0: no check).
   uint64_t min_free_disk_bytes = 0;
