@@ -169,6 +169,10 @@ class DBImpl final : public DB {
   std::atomic<uint64_t> last_sequence_{0};
 
   std::deque<Writer*> writers_;
+  // Scratch space of the current write-group leader (only it uses them).
+  std::vector<Writer*> group_;
+  std::vector<uint64_t> first_seqs_;
+  WriteBatch stamp_;
   // A leader is appending to the WAL and inserting into mem_ without mu_.
   bool writing_memtable_ = false;
   int writes_paused_ = 0;

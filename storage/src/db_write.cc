@@ -128,7 +128,8 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
   // Flush and Checkpoint may hold writes back between groups.
   while (status.ok() && writes_paused_ > 0) write_cv_.wait(lock);
   if (status.ok() && !background_error_.ok()) status = background_error_;
-  std::vector<Writer*> group{&w};
+  std::vector<Writer*>& group = group_;
+  group.assign(1, &w);
   if (status.ok()) {
     uint64_t group_bytes = bytes;
     for (size_t i = 1; i < writers_.size(); ++i) {
@@ -145,9 +146,10 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
 
     // WAL: one record per batch, one sync for the group.
     const uint64_t commit_micros = absl::ToUnixMicros(options_.clock());
-    std::vector<uint64_t> first_seqs(group.size(), 0);
+    std::vector<uint64_t>& first_seqs = first_seqs_;
+    first_seqs.assign(group.size(), 0);
     absl::Status io_error;
-    WriteBatch stamped;
+    WriteBatch& stamped = stamp_;
     for (size_t i = 0; i < group.size(); ++i) {
       if (absl::Status s =
               WriteBatch::FromPayload(group[i]->batch->Payload(), &stamped);

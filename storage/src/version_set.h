@@ -95,7 +95,7 @@ class VersionSet {
   absl::Status LogAndApply(VersionEdit* edit,
                            std::unique_lock<std::mutex>* lock);
 
-  std::shared_ptr<Version> current() const { return current_; }
+  const std::shared_ptr<Version>& current() const { return current_; }
   uint64_t NewFileNumber() { return next_file_number_++; }
   uint64_t next_file_number() const { return next_file_number_; }
   uint64_t flushed_seq() const { return flushed_seq_; }
