@@ -58,6 +58,9 @@ DBImpl::~DBImpl() { Close().IgnoreError(); }
 absl::Status DBImpl::OpenImpl() {
   if (options_.create_if_missing) {
     if (absl::Status s = fs_->CreateDir(path_); !s.ok()) return s;
+  } else if (!fs_->Exists(CurrentFileName(path_))) {
+    return absl::NotFoundError(absl::StrFormat(
+        "%s: no database (and create_if_missing is false)", path_));
   }
   auto lock = fs_->Lock(LockFileName(path_));
   if (!lock.ok()) {
@@ -231,6 +234,13 @@ absl::Status DBImpl::RecoverWal() {
     }
   }
   last_sequence_.store(last, std::memory_order_release);
+  // Like RocksDB, leave recovery with the replayed writes in an L0 table:
+  // reads then do not search a large memtable (the WAL stays until then).
+  if (mem_->num_entries() > 0 || mem_->num_range_deletes() > 0) {
+    std::unique_lock<std::mutex> l(mu_);
+    SwitchMemtable();
+    if (absl::Status s = FlushOneMemtable(l); !s.ok()) return s;
+  }
   return absl::OkStatus();
 }
 
@@ -286,7 +296,10 @@ absl::Status DBImpl::Close() {
   lock.lock();
   mem_.reset();
   imms_.clear();
-  super_version_.reset();
+  {
+    std::lock_guard<std::mutex> sv_lock(sv_mu_);
+    super_version_.reset();
+  }
   lock.unlock();
   lock_file_.reset();
   return s;

@@ -165,6 +165,10 @@ class DBImpl final : public DB {
   // Boundary sequence of each immutable memtable, parallel to imms_: every
   // sequence <= it is in that memtable or an older one.
   std::deque<uint64_t> imm_boundaries_;
+  // Replaced under mu_ and sv_mu_, read under sv_mu_ alone: a reader holds
+  // it only to copy the pointer, never while writers or background jobs do
+  // their work under mu_.
+  mutable std::mutex sv_mu_;
   std::shared_ptr<SuperVersion> super_version_;
   std::atomic<uint64_t> last_sequence_{0};
 

@@ -17,7 +17,7 @@ class DBImpl::SnapshotImpl final : public Snapshot {
 };
 
 std::shared_ptr<SuperVersion> DBImpl::GetSuperVersion() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(sv_mu_);
   return super_version_;
 }
 
@@ -26,7 +26,8 @@ void DBImpl::InstallSuperVersion() {
   sv->mem = mem_;
   sv->imms.assign(imms_.rbegin(), imms_.rend());
   sv->version = versions_->current();
-  super_version_ = std::move(sv);
+  std::lock_guard<std::mutex> lock(sv_mu_);
+  super_version_.swap(sv);  // the old one is released outside the lock
 }
 
 uint64_t DBImpl::ReadSequence(const ReadOptions& options) const {

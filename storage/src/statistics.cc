@@ -51,9 +51,8 @@ std::string_view TickerName(Ticker ticker) {
 
 std::string_view HistogramName(HistogramType type) {
   static constexpr std::string_view kNames[] = {
-      "write_micros",      "get_micros",   "flush_micros",
-      "compaction_micros", "stall_micros", "wal_sync_micros",
-      "group_commit_size",
+      "write_micros", "flush_micros",    "compaction_micros",
+      "stall_micros", "wal_sync_micros", "group_commit_size",
   };
   static_assert(std::size(kNames) ==
                 static_cast<size_t>(HistogramType::kCount));
@@ -86,6 +85,10 @@ void Histogram::Record(uint64_t value) {
   while (value > m &&
          !max_.compare_exchange_weak(m, value, std::memory_order_relaxed)) {
   }
+  m = min_.load(std::memory_order_relaxed);
+  while (value < m &&
+         !min_.compare_exchange_weak(m, value, std::memory_order_relaxed)) {
+  }
 }
 
 Histogram::Data Histogram::Snapshot() const {
@@ -96,6 +99,7 @@ Histogram::Data Histogram::Snapshot() const {
   }
   d.sum = sum_.load(std::memory_order_relaxed);
   d.max = max_.load(std::memory_order_relaxed);
+  d.min = d.count == 0 ? 0 : min_.load(std::memory_order_relaxed);
   return d;
 }
 
@@ -113,7 +117,9 @@ double Histogram::Data::Percentile(double p) const {
       const double hi = b < kBuckets ? static_cast<double>(limits[b])
                                      : static_cast<double>(max);
       const double frac = (threshold - prev) / counts[b];
-      return std::min(lo + (hi - lo) * frac, static_cast<double>(max));
+      // Interpolated inside the bucket, and never outside what was seen.
+      return std::clamp(lo + (hi - lo) * frac, static_cast<double>(min),
+                        static_cast<double>(max));
     }
   }
   return static_cast<double>(max);

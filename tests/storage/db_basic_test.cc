@@ -107,6 +107,20 @@ TEST(DBBasic, SecondOpenFailsWhileOpen) {
   EXPECT_NE(second.status().message().find("in use"), std::string::npos);
 }
 
+TEST(DBBasic, OpenWithoutCreateNeedsADatabase) {
+  TempDir dir;
+  Options o = SmallOptions();
+  o.create_if_missing = false;
+  auto db = DB::Open(o, dir.Sub("nothing"));
+  ASSERT_FALSE(db.ok());
+  EXPECT_TRUE(absl::IsNotFound(db.status())) << db.status();
+  EXPECT_NE(db.status().message().find("no database"), std::string::npos);
+  { auto created = OpenOrDie(SmallOptions(), dir.path()); }
+  o.error_if_exists = true;
+  o.create_if_missing = true;
+  EXPECT_TRUE(absl::IsAlreadyExists(DB::Open(o, dir.path()).status()));
+}
+
 TEST(DBBasic, SnapshotsSeeOldValues) {
   TempDir dir;
   auto db = OpenOrDie(SmallOptions(), dir.path());

@@ -53,7 +53,6 @@ std::string_view TickerName(Ticker ticker);
 
 enum class HistogramType : int {
   kWriteMicros = 0,
-  kGetMicros,
   kFlushMicros,
   kCompactionMicros,
   kStallMicros,
@@ -75,6 +74,7 @@ class Histogram {
     std::array<uint64_t, kBuckets + 1> counts{};  // last: above every limit
     uint64_t count = 0;
     uint64_t sum = 0;
+    uint64_t min = 0;
     uint64_t max = 0;
     double Percentile(double p) const;  // p in [0, 100]
   };
@@ -84,6 +84,7 @@ class Histogram {
   std::array<std::atomic<uint64_t>, kBuckets + 1> counts_{};
   std::atomic<uint64_t> count_{0};
   std::atomic<uint64_t> sum_{0};
+  std::atomic<uint64_t> min_{UINT64_MAX};
   std::atomic<uint64_t> max_{0};
 };
 
