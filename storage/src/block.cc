@@ -7,7 +7,17 @@
 
 namespace cairn::storage {
 
-Block::Block(std::string contents) : contents_(std::move(contents)) {
+Block::Block(std::string contents)
+    : owned_(std::move(contents)), contents_(owned_) {
+  Parse();
+}
+
+Block::Block(std::string_view contents, std::shared_ptr<const void> pin)
+    : contents_(contents), pin_(std::move(pin)) {
+  Parse();
+}
+
+void Block::Parse() {
   const size_t n = contents_.size();
   if (n < 4 || n >= kInvalid) return;
   const char* data = contents_.data();

@@ -31,13 +31,16 @@ class Block {
  public:
   // Takes the bytes BlockBuilder::Finish produced (or read from disk).
   explicit Block(std::string contents);
+  // Borrows bytes that stay valid while `pin` (if any) lives: a block read
+  // in place from a memory-mapped table.
+  Block(std::string_view contents, std::shared_ptr<const void> pin);
   Block(const Block&) = delete;
   Block& operator=(const Block&) = delete;
 
   // False if the restart array is malformed.
   bool valid() const { return restarts_offset_ != kInvalid; }
   // Memory the block holds: what a cache charges for it.
-  size_t size() const { return contents_.capacity() + sizeof(Block); }
+  size_t size() const { return owned_.capacity() + sizeof(Block); }
 
   // Iterates the entries ordered by cmp. The block must outlive the
   // iterator. With InternalKeyComparator(), entries whose key is shorter than
@@ -48,7 +51,11 @@ class Block {
   friend class BlockIter;
   static constexpr uint32_t kInvalid = UINT32_MAX;
 
-  std::string contents_;
+  void Parse();
+
+  std::string owned_;
+  std::string_view contents_;  // owned_, or borrowed memory
+  std::shared_ptr<const void> pin_;
   uint32_t restarts_offset_ = kInvalid;  // start of the restart array
   uint32_t num_restarts_ = 0;
 };

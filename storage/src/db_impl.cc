@@ -46,6 +46,7 @@ DBImpl::DBImpl(const Options& options, std::string path)
   TableReadOptions tro;
   tro.block_cache = block_cache_.get();
   tro.statistics = &stats_;
+  tro.mmap_reads = options_.use_mmap_reads;
   table_cache_ =
       std::make_unique<TableCache>(fs_, path_, options_.max_open_files, tro);
   versions_ = std::make_unique<VersionSet>(path_, &options_);

@@ -173,14 +173,35 @@ absl::StatusOr<std::string> UncompressBlock(uint8_t type,
   }
 }
 
-absl::StatusOr<std::string> ReadBlock(const File& file, uint64_t file_size,
-                                      const BlockHandle& handle) {
+absl::Status CheckBlockBounds(const std::string& path, uint64_t file_size,
+                              const BlockHandle& handle) {
   if (handle.offset > file_size || handle.size > file_size - handle.offset ||
       file_size - handle.offset - handle.size < kBlockTrailerSize) {
     return absl::DataLossError(absl::StrFormat(
         "%s: block at offset %d (%d bytes) extends past the end of the file "
         "(%d bytes)",
-        file.path(), handle.offset, handle.size, file_size));
+        path, handle.offset, handle.size, file_size));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint8_t> CheckBlockTrailer(const std::string& path,
+                                          const char* stored,
+                                          const BlockHandle& handle) {
+  const uint32_t stored_crc =
+      crc32c::Unmask(DecodeFixed32(stored + handle.size + 1));
+  if (stored_crc != crc32c::Value(stored, handle.size + 1)) {
+    return absl::DataLossError(absl::StrFormat(
+        "%s: block at offset %d: checksum mismatch", path, handle.offset));
+  }
+  return static_cast<uint8_t>(stored[handle.size]);
+}
+
+absl::StatusOr<std::string> ReadBlock(const File& file, uint64_t file_size,
+                                      const BlockHandle& handle) {
+  if (absl::Status s = CheckBlockBounds(file.path(), file_size, handle);
+      !s.ok()) {
+    return s;
   }
   const size_t n = handle.size + kBlockTrailerSize;
   std::string buf(n, '\0');
@@ -191,14 +212,10 @@ absl::StatusOr<std::string> ReadBlock(const File& file, uint64_t file_size,
         absl::StrFormat("%s: block at offset %d: short read (%d of %d bytes)",
                         file.path(), handle.offset, *read, n));
   }
-  const uint8_t type = static_cast<uint8_t>(buf[handle.size]);
-  const uint32_t stored_crc =
-      crc32c::Unmask(DecodeFixed32(buf.data() + handle.size + 1));
-  if (stored_crc != crc32c::Value(buf.data(), handle.size + 1)) {
-    return absl::DataLossError(
-        absl::StrFormat("%s: block at offset %d: checksum mismatch",
-                        file.path(), handle.offset));
-  }
+  absl::StatusOr<uint8_t> checked =
+      CheckBlockTrailer(file.path(), buf.data(), handle);
+  if (!checked.ok()) return checked.status();
+  const uint8_t type = *checked;
   if (type == static_cast<uint8_t>(CompressionType::kNone)) {
     buf.resize(handle.size);
     return buf;

@@ -101,6 +101,17 @@ void AppendBlockTrailer(std::string_view stored, uint8_t type,
 absl::StatusOr<std::string> UncompressBlock(uint8_t type,
                                             std::string_view stored);
 
+// DataLoss unless the block at handle and its trailer lie inside a file of
+// file_size bytes.
+absl::Status CheckBlockBounds(const std::string& path, uint64_t file_size,
+                              const BlockHandle& handle);
+// Checks the trailer after the handle.size stored bytes at `stored` (the
+// trailer must follow them in memory) and returns the compression type.
+// DataLoss on a checksum mismatch.
+absl::StatusOr<uint8_t> CheckBlockTrailer(const std::string& path,
+                                          const char* stored,
+                                          const BlockHandle& handle);
+
 // Reads the block at handle (file_size is the file's size), checks its
 // trailer and returns its uncompressed contents. DataLoss messages name the
 // file and the block offset.

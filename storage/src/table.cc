@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct TableReader {
   // Reads, verifies and parses the block at h.
   absl::StatusOr<std::shared_ptr<const Block>> ReadBlockAt(
       const BlockHandle& h, std::string_view what) const;
+  // With a mapping: the block at h if it is stored uncompressed, verified,
+  // in place (empty view if compressed: use the cache path).
+  absl::StatusOr<std::string_view> MappedBlock(const BlockHandle& h) const;
   // The data block at h, through the block cache.
   absl::StatusOr<std::shared_ptr<const Block>> GetDataBlock(
       const BlockHandle& h, bool fill_cache) const;
@@ -51,6 +55,7 @@ struct TableReader {
 
   TableReadOptions options;
   std::unique_ptr<File> file;
+  std::shared_ptr<const MappedRegion> map;  // with mmap_reads
   uint64_t file_size = 0;
   uint64_t table_id = 0;
   std::shared_ptr<const Block> index_block;
@@ -72,8 +77,35 @@ absl::StatusOr<std::shared_ptr<const Block>> TableReader::ReadBlockAt(
   return block;
 }
 
+absl::StatusOr<std::string_view> TableReader::MappedBlock(
+    const BlockHandle& h) const {
+  if (absl::Status s = CheckBlockBounds(file->path(), file_size, h); !s.ok()) {
+    return s;
+  }
+  const char* stored = map->data() + h.offset;
+  if (static_cast<uint8_t>(stored[h.size]) !=
+      static_cast<uint8_t>(CompressionType::kNone)) {
+    return std::string_view();
+  }
+  absl::StatusOr<uint8_t> type = CheckBlockTrailer(file->path(), stored, h);
+  if (!type.ok()) return type.status();
+  return std::string_view(stored, h.size);
+}
+
 absl::StatusOr<std::shared_ptr<const Block>> TableReader::GetDataBlock(
     const BlockHandle& h, bool fill_cache) const {
+  if (map != nullptr) {
+    absl::StatusOr<std::string_view> view = MappedBlock(h);
+    if (!view.ok()) return view.status();
+    if (!view->empty()) {
+      auto block = std::make_shared<const Block>(*view, map);
+      if (!block->valid()) {
+        return Damaged("data block", h.offset,
+                       absl::DataLossError("malformed restart array"));
+      }
+      return block;
+    }
+  }
   BlockCache* cache = options.block_cache;
   if (cache != nullptr) {
     if (std::shared_ptr<const Block> block =
@@ -130,10 +162,22 @@ absl::StatusOr<bool> TableReader::Get(std::string_view user_key,
       return Damaged("index block", index_offset,
                      absl::DataLossError("bad block handle"));
     }
-    absl::StatusOr<std::shared_ptr<const Block>> block =
-        GetDataBlock(h, fill_cache);
-    if (!block.ok()) return block.status();
-    data.Init(block->get(), icmp);
+    // An uncompressed block of a mapped table is searched in place, without
+    // a shared_ptr or the cache; anything else comes from GetDataBlock.
+    std::optional<Block> in_place;
+    std::shared_ptr<const Block> shared;
+    if (map != nullptr) {
+      absl::StatusOr<std::string_view> view = MappedBlock(h);
+      if (!view.ok()) return view.status();
+      if (!view->empty()) in_place.emplace(*view, nullptr);
+    }
+    if (!in_place) {
+      absl::StatusOr<std::shared_ptr<const Block>> block =
+          GetDataBlock(h, fill_cache);
+      if (!block.ok()) return block.status();
+      shared = *std::move(block);
+    }
+    data.Init(in_place ? &*in_place : shared.get(), icmp);
     data.Seek(lookup);
     if (data.Valid()) {
       ParsedInternalKey parsed;
@@ -286,6 +330,11 @@ absl::StatusOr<std::shared_ptr<Table>> Table::Open(
   r->index_block = *std::move(index);
   r->index_offset = footer.index.offset;
   if (absl::Status s = r->LoadMetaBlocks(footer.metaindex); !s.ok()) return s;
+  if (options.mmap_reads) {
+    absl::StatusOr<std::unique_ptr<MappedRegion>> map =
+        r->file->Map(0, file_size, /*writable=*/false);
+    if (map.ok()) r->map = *std::move(map);
+  }
   return std::shared_ptr<Table>(
       new Table(std::make_unique<Rep>(Rep{std::move(r)})));
 }

@@ -29,6 +29,10 @@ class BlockCache;
 struct TableReadOptions {
   BlockCache* block_cache = nullptr;  // may be null: no caching
   Statistics* statistics = nullptr;   // may be null
+  // Map the file and read uncompressed blocks in place (checksum verified on
+  // every read) instead of copying them into the block cache; compressed
+  // blocks still go through the cache. Falls back to reads if mapping fails.
+  bool mmap_reads = false;
 };
 
 // The newest version of a user key visible at a snapshot, as one source

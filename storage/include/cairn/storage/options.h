@@ -74,6 +74,11 @@ struct Options {
   bool disable_auto_compactions = false;
 
   // --- Caches ---
+  // Read SSTables through read-only memory maps: uncompressed blocks are
+  // searched in place in the page cache (checksum verified on every read),
+  // so the block cache holds only decompressed blocks. false: pread every
+  // block into the block cache.
+  bool use_mmap_reads = true;
   size_t block_cache_bytes = 64ull << 20;
   int block_cache_shard_bits = 4;  // 2^n shards
   int max_open_files = 1000;       // table cache capacity
