@@ -26,6 +26,15 @@ char* Arena::AllocateFallback(size_t bytes, size_t alignment) {
 
 char* Arena::NewBlock(size_t block_bytes) {
   blocks_.push_back(std::make_unique_for_overwrite<char[]>(block_bytes));
+  // Fault a big block's pages in now, in one burst, rather than one page
+  // fault every few dozen inserts: that spreads into the write latency's
+  // p99, while one burst per block only touches its p99.99.
+  if (block_bytes >= kPrefaultBytes) {
+    char* p = blocks_.back().get();
+    for (size_t off = 0; off < block_bytes; off += 4096) {
+      reinterpret_cast<volatile char*>(p)[off] = 0;
+    }
+  }
   memory_usage_.store(MemoryUsage() + block_bytes + sizeof(blocks_[0]),
                       std::memory_order_relaxed);
   return blocks_.back().get();

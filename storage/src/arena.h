@@ -23,6 +23,8 @@ class Arena {
  public:
   static constexpr size_t kMinBlockSize = 4096;
   static constexpr size_t kMaxBlockSize = size_t{1} << 20;
+  // Blocks at least this big are faulted in when allocated.
+  static constexpr size_t kPrefaultBytes = 64 << 10;
   // What AllocateAligned guarantees by default: enough for pointers, atomics
   // and 64-bit integers.
   static constexpr size_t kDefaultAlignment = alignof(std::max_align_t);

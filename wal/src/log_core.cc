@@ -375,6 +375,7 @@ absl::Status LogCore::SealPendingLocked(size_t max_segments) {
     const uint64_t end = seg->header().write_offset;
     sealing_ = true;
     mu_.unlock();
+    seg->Retire();  // no store reaches a retired segment
     // Frames first, then the header that claims them.
     absl::Status s = TimedSync(seg.get(), end);
     int syncs = 1;

@@ -21,7 +21,7 @@ bool SameHeader(FileSystem* fs, const std::string& path, const Segment& seg) {
   char header[kSegmentHeaderSize];
   absl::StatusOr<size_t> n = (*f)->ReadAt(0, header, sizeof(header));
   return n.ok() && *n == sizeof(header) &&
-         std::memcmp(header, seg.data(), sizeof(header)) == 0;
+         std::memcmp(header, seg.read_data(), sizeof(header)) == 0;
 }
 
 }  // namespace
@@ -75,7 +75,7 @@ absl::StatusOr<uint64_t> LogCore::LocateInSegment(const SegmentView& view,
     // damage below and reports it.
     const uint64_t interval = options_.index_interval;
     const uint64_t generation = index.generation();
-    ScanFrames(seg->data(), view.end, kSegmentHeaderSize, view.first_seq,
+    ScanFrames(seg->read_data(), view.end, kSegmentHeaderSize, view.first_seq,
                [&](uint64_t offset, const FrameView& f) {
                  index.MaybeAddIn(generation, f.first_seq, offset, interval);
                });
@@ -87,7 +87,8 @@ absl::StatusOr<uint64_t> LogCore::LocateInSegment(const SegmentView& view,
   uint64_t expected = e.first_seq;
   while (offset < view.end) {
     FrameView f;
-    FrameError err = DecodeFrame(seg->data() + offset, view.end - offset, &f);
+    FrameError err =
+        DecodeFrame(seg->read_data() + offset, view.end - offset, &f);
     if (err == FrameError::kNone && f.first_seq != expected) {
       err = FrameError::kBadSequence;
     }
@@ -137,8 +138,8 @@ absl::StatusOr<std::unique_ptr<Reader>> LogCore::NewReader(uint64_t from_seq) {
   absl::StatusOr<uint64_t> offset = LocateInSegment(*view, from_seq);
   if (!offset.ok()) return offset.status();
   FrameView f;
-  if (DecodeFrame(view->segment->data() + *offset, view->end - *offset, &f) !=
-      FrameError::kNone) {
+  if (DecodeFrame(view->segment->read_data() + *offset, view->end - *offset,
+                  &f) != FrameError::kNone) {
     // Changed under us: only a truncation does that.
     return absl::FailedPreconditionError(absl::StrFormat(
         "the WAL was truncated while a reader was being placed at %d",
@@ -368,7 +369,7 @@ absl::Status LogCore::TruncateAfterLocked(uint64_t seq) {
   uint32_t count = 0;
   while (next <= seq) {
     FrameView f;
-    FrameError err = DecodeFrame(target->data() + cut, end - cut, &f);
+    FrameError err = DecodeFrame(target->read_data() + cut, end - cut, &f);
     if (err != FrameError::kNone) {
       return absl::DataLossError(absl::StrFormat("WAL segment %s offset %d: %s",
                                                  target->path(), cut,
@@ -434,6 +435,7 @@ absl::Status LogCore::TruncateAfterLocked(uint64_t seq) {
     return fail(s);
   }
   target->index().TruncateFrom(cut);
+  if (absl::Status s = target->Unretire(); !s.ok()) return fail(s);
 
   active_ = target;
   written_end_ = published_end_ = synced_end_ = cut;

@@ -36,7 +36,7 @@ uint64_t StartSequence(const Segment& seg) {
     return seg.header().first_seq;
   }
   FrameView f;
-  if (DecodeFrame(seg.data() + kSegmentHeaderSize,
+  if (DecodeFrame(seg.read_data() + kSegmentHeaderSize,
                   seg.size() - kSegmentHeaderSize, &f) == FrameError::kNone) {
     return f.first_seq;
   }
@@ -296,7 +296,7 @@ absl::StatusOr<LogCore::SegmentRecovery> LogCore::AnalyzeSegment(
   SegmentRecovery r;
   r.header = seg.header();
   SegmentHeader& h = r.header;
-  const char* data = seg.data();
+  const char* data = seg.read_data();
   const uint64_t size = seg.size();
   if (!seg.header_status().ok()) {
     if (absl::IsFailedPrecondition(seg.header_status())) {
@@ -374,7 +374,7 @@ absl::Status LogCore::ApplyRecovery(const std::shared_ptr<Segment>& seg,
     report_.truncated_at = scan.end_offset;
     report_.truncated_bytes += r.dirty_end - scan.end_offset;
     report_.dropped_frames_after_cut +=
-        CountFramesFrom(seg->data(), seg->size(), scan.valid_frame_after);
+        CountFramesFrom(seg->read_data(), seg->size(), scan.valid_frame_after);
     if (absl::Status s = seg->ZeroRange(scan.end_offset, r.dirty_end);
         !s.ok()) {
       return s;

@@ -34,7 +34,7 @@ absl::StatusOr<Record> Reader::Next(absl::Time deadline) {
     if (offset_ < limit_ && epoch_ == core_->epoch()) {
       FrameView f;
       FrameError err =
-          DecodeFrame(segment_->data() + offset_, limit_ - offset_, &f);
+          DecodeFrame(segment_->read_data() + offset_, limit_ - offset_, &f);
       if (err == FrameError::kNone && f.first_seq != next_seq_) {
         err = FrameError::kBadSequence;
       }

@@ -36,23 +36,27 @@ bool ParseSegmentFileName(std::string_view name, uint32_t* id, bool* spare) {
 
 Segment::Segment(FileSystem* fs, std::string dir, std::string path, uint32_t id,
                  std::unique_ptr<File> file,
-                 std::unique_ptr<MappedRegion> region)
+                 std::unique_ptr<MappedRegion> region,
+                 std::unique_ptr<MappedRegion> read_region)
     : fs_(fs),
       dir_(std::move(dir)),
       path_(std::move(path)),
       id_(id),
       file_(std::move(file)),
-      region_(std::move(region)) {
-  if (region_->size() < kSegmentHeaderSize) {
+      region_(std::move(region)),
+      write_data_(region_->data()),
+      read_region_(std::move(read_region)) {
+  if (read_region_->size() < kSegmentHeaderSize) {
     header_status_ = absl::DataLossError("segment shorter than its header");
   } else {
-    header_status_ = DecodeSegmentHeader(region_->data(), &header_);
+    header_status_ = DecodeSegmentHeader(read_region_->data(), &header_);
     header_durable_ = header_status_.ok() && header_.first_seq != 0;
   }
 }
 
 Segment::~Segment() {
   region_.reset();
+  read_region_.reset();
   file_.reset();
   if (obsolete_.load(std::memory_order_acquire) && !file_removed_) {
     // Best effort: a file that survives (e.g. EIO) is below the retention
@@ -128,8 +132,12 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(FileSystem* fs,
   absl::StatusOr<std::unique_ptr<MappedRegion>> region =
       (*f)->Map(0, *size, /*writable=*/true);
   if (!region.ok()) return region.status();
-  return std::shared_ptr<Segment>(new Segment(
-      fs, dir, std::move(path), id, std::move(*f), std::move(*region)));
+  absl::StatusOr<std::unique_ptr<MappedRegion>> read_region =
+      (*f)->Map(0, *size, /*writable=*/false);
+  if (!read_region.ok()) return read_region.status();
+  return std::shared_ptr<Segment>(new Segment(fs, dir, std::move(path), id,
+                                              std::move(*f), std::move(*region),
+                                              std::move(*read_region)));
 }
 
 absl::Status Segment::Activate(uint64_t first_seq, uint64_t now_ns) {
@@ -171,9 +179,51 @@ absl::Status Segment::ZeroRange(uint64_t from, uint64_t to) {
   return absl::OkStatus();
 }
 
+void Segment::Retire() {
+  std::lock_guard<std::mutex> l(region_mu_);
+  region_.reset();
+  write_data_ = nullptr;
+}
+
+absl::Status Segment::Unretire() {
+  std::lock_guard<std::mutex> l(region_mu_);
+  if (region_) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<MappedRegion>> region =
+      file_->Map(0, read_region_->size(), /*writable=*/true);
+  if (!region.ok()) return region.status();
+  region_ = *std::move(region);
+  write_data_ = region_->data();
+  released_end_ = 0;
+  return absl::OkStatus();
+}
+
+void Segment::Redirty(uint64_t from, uint64_t to) {
+  if (to <= from) return;
+  if (std::shared_ptr<MappedRegion> w = writable()) {
+    w->Prefault(from, to - from).IgnoreError();
+    return;
+  }
+  // Rewrite the same bytes through the file: the pages become dirty again.
+  file_->WriteAt(from, std::string_view(read_region_->data() + from, to - from))
+      .IgnoreError();
+}
+
 absl::Status Segment::Sync(uint64_t end) {
-  absl::Status s =
-      region_->Sync(0, std::max<uint64_t>(end, kSegmentHeaderSize));
+  const uint64_t n = std::max<uint64_t>(end, kSegmentHeaderSize);
+  std::shared_ptr<MappedRegion> w;
+  {
+    std::lock_guard<std::mutex> l(region_mu_);
+    w = region_;
+    // The writer stores only past end from now on: unmap the whole pages
+    // below it from the writable mapping before they are written back.
+    const uint64_t release_end = end / kPageSize * kPageSize;
+    if (w && release_end > released_end_ &&
+        w->ReleasePages(released_end_, release_end - released_end_).ok()) {
+      released_end_ = release_end;
+    }
+  }
+  // A retired segment is synced through its read-only mapping.
+  absl::Status s = w ? w->Sync(0, n) : read_region_->Sync(0, n);
   if (s.ok()) header_durable_.store(true, std::memory_order_release);
   return s;
 }

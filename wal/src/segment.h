@@ -1,7 +1,17 @@
-// A Segment is one preallocated WAL file, mapped read-write in full for its
-// lifetime. It knows its id, its path and the header it was opened or created
-// with; where its frames end is tracked by LogCore, which owns the write
-// position of the active segment.
+// A Segment is one preallocated WAL file, mapped in full twice: read-only for
+// its lifetime (readers, recovery, maintenance decode frames there), and
+// read-write until it is retired (the writer's stores). It knows its id, its
+// path and the header it was opened or created with; where its frames end is
+// tracked by LogCore, which owns the write position of the active segment.
+//
+// Why two mappings: making a range of a shared writable mapping durable
+// write-protects every dirty page again, one TLB shootdown (an interrupt on
+// every CPU running the process) per page. Sealing a retired segment after
+// dropping its writable mapping writes it back with no page to protect, so
+// the writer's core is not interrupted thousands of times per segment. For
+// the active segment, Sync first makes drops the whole pages below the synced
+// end from the writable mapping (one shootdown for the range): the writer only
+// stores past that end, and writeback then finds no mapping to protect.
 //
 // Lifetime: shared by LogCore and the Readers positioned in it. Retention
 // marks a segment obsolete; the file is removed when the last holder lets go,
@@ -16,6 +26,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -34,6 +45,9 @@ bool ParseSegmentFileName(std::string_view name, uint32_t* id, bool* spare);
 
 class Segment {
  public:
+  // Granularity of Sync's page release (the x86-64 base page size).
+  static constexpr uint64_t kPageSize = 4096;
+
   // Creates segment `id` in dir: a temporary file is preallocated to `size`
   // bytes, given its header, synced, and renamed into place; then the
   // directory is synced. Either the whole segment exists afterwards or none.
@@ -63,8 +77,20 @@ class Segment {
 
   uint32_t id() const { return id_; }
   const std::string& path() const { return path_; }
-  char* data() const { return region_->data(); }
-  uint64_t size() const { return region_->size(); }
+  // The writable mapping: for the writer's stores, until Retire (which the
+  // WAL's protocol orders after the last store).
+  char* data() const { return write_data_; }
+  // The read-only mapping: for decoding frames, for the segment's lifetime.
+  const char* read_data() const { return read_region_->data(); }
+  uint64_t size() const { return read_region_->size(); }
+  // Drops the writable mapping: nothing is stored into the segment any more.
+  // Later Syncs go through the read-only mapping. Called by the thread that
+  // seals the segment, after the last store; a Sync or Prefault running
+  // meanwhile keeps the mapping until it returns.
+  void Retire();
+  // Maps the segment writable again (truncation makes an older segment the
+  // active one).
+  absl::Status Unretire();
   const absl::Status& header_status() const { return header_status_; }
   // The header as of open/create, or as last written by WriteHeader.
   const SegmentHeader& header() const { return header_; }
@@ -94,15 +120,15 @@ class Segment {
   }
   // Faults [from, to) in ahead of the writer (a hint).
   absl::Status Prefault(uint64_t from, uint64_t to) {
-    return region_->Prefault(from, to - from);
+    std::shared_ptr<MappedRegion> w = writable();
+    return w ? w->Prefault(from, to - from) : absl::OkStatus();
   }
   // After a failed sync: Linux may have marked the pages clean without
   // writing them, and a later sync would then skip them. Write-faulting them
   // again (without changing a byte) marks them dirty, so the next sync
-  // writes [from, to) for real.
-  void Redirty(uint64_t from, uint64_t to) {
-    if (to > from) region_->Prefault(from, to - from).IgnoreError();
-  }
+  // writes [from, to) for real; a retired segment's bytes are rewritten
+  // through the file instead.
+  void Redirty(uint64_t from, uint64_t to);
 
   // The file is removed once the last reference is dropped.
   void MarkObsolete() { obsolete_.store(true, std::memory_order_release); }
@@ -114,16 +140,25 @@ class Segment {
 
  private:
   absl::Status WriteHeaderBytes(const SegmentHeader& h) const;
+  std::shared_ptr<MappedRegion> writable() const {
+    std::lock_guard<std::mutex> l(region_mu_);
+    return region_;
+  }
 
   Segment(FileSystem* fs, std::string dir, std::string path, uint32_t id,
-          std::unique_ptr<File> file, std::unique_ptr<MappedRegion> region);
+          std::unique_ptr<File> file, std::unique_ptr<MappedRegion> region,
+          std::unique_ptr<MappedRegion> read_region);
 
   FileSystem* const fs_;
   const std::string dir_;
   std::string path_;  // changes only in Activate, before the segment is shared
   const uint32_t id_;
   std::unique_ptr<File> file_;
-  std::unique_ptr<MappedRegion> region_;
+  mutable std::mutex region_mu_;          // guards region_
+  std::shared_ptr<MappedRegion> region_;  // writable; null once retired
+  char* write_data_ = nullptr;            // region_'s data, for stores
+  uint64_t released_end_ = 0;  // pages below it were released from region_
+  std::unique_ptr<MappedRegion> read_region_;  // read-only
   SegmentHeader header_;
   absl::Status header_status_;
   std::atomic<bool> obsolete_{false};

@@ -250,6 +250,10 @@ class FaultInjectionFileSystem::FaultRegion final : public MappedRegion {
   absl::Status Prefault(size_t offset, size_t length) override {
     return base_->Prefault(offset, length);
   }
+  // Changes no byte either: passed through.
+  absl::Status ReleasePages(size_t offset, size_t length) override {
+    return base_->ReleasePages(offset, length);
+  }
 
  private:
   FaultInjectionFileSystem* const fs_;

@@ -31,6 +31,14 @@ class PosixMappedRegion final : public MappedRegion {
       : MappedRegion(data, size, file_offset), path_(std::move(path)) {}
   ~PosixMappedRegion() override { munmap(data(), size()); }
 
+  absl::Status ReleasePages(size_t offset, size_t length) override {
+    if (length == 0) return absl::OkStatus();
+    if (madvise(data() + offset, length, MADV_DONTNEED) != 0) {
+      return ErrnoStatus("madvise(MADV_DONTNEED)", path_, errno);
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Prefault(size_t offset, size_t length) override {
 #ifdef MADV_POPULATE_WRITE
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));

@@ -38,7 +38,9 @@ struct Options {
   // --- Memtables ---
   // A memtable is sealed (made immutable and queued for flush) once its arena
   // holds this many bytes.
-  size_t write_buffer_size = 64ull << 20;
+  // 16 MiB: a skiplist this size stays mostly in the CPU caches, which
+  // makes inserts markedly faster than at RocksDB's 64 MiB (docs/benchmarks.md).
+  size_t write_buffer_size = 16ull << 20;
   // Memtables in memory at most, the active one included. Writes stall
   // (reason memtable_limit) while this many exist; they slow down when one
   // fewer exists and max_write_buffer_number > 3.

@@ -58,6 +58,16 @@ class MappedRegion {
     return absl::OkStatus();
   }
 
+  // Drops the page-table entries of [offset, offset + length) (offset and
+  // length page aligned) without changing the file: dirty data stays in the
+  // page cache and later accesses map it again (MADV_DONTNEED on a shared
+  // file mapping). Used before syncing a log prefix that is no longer
+  // written: writeback then has no writable mapping to protect page by
+  // page, each with a TLB shootdown. A hint: OK where unsupported.
+  virtual absl::Status ReleasePages(size_t offset, size_t length) {
+    return absl::OkStatus();
+  }
+
  protected:
   MappedRegion(char* data, size_t size, uint64_t file_offset)
       : data_(data), size_(size), file_offset_(file_offset) {}
