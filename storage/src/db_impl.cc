@@ -111,31 +111,6 @@ absl::Status DBImpl::OpenImpl() {
   return absl::OkStatus();
 }
 
-namespace {
-
-class RecoveryInserter final : public WriteBatch::Handler {
- public:
-  RecoveryInserter(uint64_t seq, MemTable* mem) : seq_(seq), mem_(mem) {}
-  absl::Status Put(std::string_view key, std::string_view value) override {
-    mem_->Add(seq_++, kTypeValue, key, value);
-    return absl::OkStatus();
-  }
-  absl::Status Delete(std::string_view key) override {
-    mem_->Add(seq_++, kTypeDeletion, key, {});
-    return absl::OkStatus();
-  }
-  absl::Status DeleteRange(std::string_view b, std::string_view e) override {
-    mem_->AddRangeTombstone(seq_++, b, e);
-    return absl::OkStatus();
-  }
-
- private:
-  uint64_t seq_;
-  MemTable* mem_;
-};
-
-}  // namespace
-
 // Reports the WAL's syncs (the engine's and its background ones) as engine
 // statistics and events, and passes everything on to the embedder's own WAL
 // listener, if any.
@@ -215,8 +190,7 @@ absl::Status DBImpl::RecoverWal() {
       }
       WriteBatch batch;
       absl::Status s = WriteBatch::FromPayload(rec->payload, &batch);
-      RecoveryInserter inserter(rec->first_seq, mem_.get());
-      if (s.ok()) s = batch.Iterate(&inserter);
+      if (s.ok()) s = ApplyToMemtable(batch, rec->first_seq, mem_.get());
       if (s.ok() && batch.Count() != rec->seq_count) {
         s = absl::DataLossError("batch count differs from the WAL record's");
       }

@@ -147,7 +147,8 @@ void VersionSet::AddLiveFiles(std::set<uint64_t>* live) {
 absl::Status VersionSet::Apply(const Version& base, const VersionEdit& edit,
                                Version* out) const {
   out->levels_ = base.levels_;
-  for (const auto& [level, number] : edit.deleted_files()) {
+  for (const auto& [level, deleted] : edit.deleted_files()) {
+    const uint64_t number = deleted;  // a lambda below captures it
     if (level >= out->num_levels()) {
       return absl::DataLossError(absl::StrFormat(
           "MANIFEST: edit deletes file %d from level %d; the DB has %d levels",

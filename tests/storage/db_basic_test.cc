@@ -29,6 +29,28 @@ TEST(DBBasic, PutGetDelete) {
   EXPECT_TRUE(absl::IsNotFound(db->Get({}, "zz").status()));
 }
 
+TEST(DBBasic, MultiGetReadsAtOneSequence) {
+  TempDir dir;
+  auto db = OpenOrDie(SmallOptions(), dir.path());
+  ASSERT_TRUE(db->Put({}, "a", "1").ok());
+  ASSERT_TRUE(db->Put({}, "b", "2").ok());
+  ASSERT_TRUE(db->Flush().ok());
+  const Snapshot* snap = db->GetSnapshot();
+  ASSERT_TRUE(db->Put({}, "a", "changed").ok());
+  ASSERT_TRUE(db->Delete({}, "b").ok());
+  ReadOptions ro;
+  ro.snapshot = snap;
+  auto at_snap = db->MultiGet(ro, {"a", "b", "c"});
+  ASSERT_EQ(at_snap.size(), 3u);
+  EXPECT_EQ(at_snap[0]->value, "1");
+  EXPECT_EQ(at_snap[1]->value, "2");
+  EXPECT_TRUE(absl::IsNotFound(at_snap[2].status()));
+  auto latest = db->MultiGet({}, {"a", "b"});
+  EXPECT_EQ(latest[0]->value, "changed");
+  EXPECT_TRUE(absl::IsNotFound(latest[1].status()));
+  db->ReleaseSnapshot(snap);
+}
+
 TEST(DBBasic, BatchUsesConsecutiveSequences) {
   TempDir dir;
   auto db = OpenOrDie(SmallOptions(), dir.path());
