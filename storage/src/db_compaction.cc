@@ -417,7 +417,7 @@ absl::Status DBImpl::CompactRange(const std::string* begin,
     s = RunCompaction(lock, c.get());
   }
   --manual_compactions_;
-  if (!s.ok()) SetBackgroundError(s);
+  if (!s.ok() && !shutting_down_) SetBackgroundError(s);
   bg_cv_.notify_all();
   return s;
 }

@@ -258,11 +258,12 @@ absl::Status DBImpl::Close() {
   closed_ = true;
   shutting_down_ = true;
   shutting_down_flag_ = true;
-  // Writers queued behind a leader finish first.
-  while (!writers_.empty())
-    bg_done_cv_.wait_for(lock, std::chrono::milliseconds(1));
+  // Stalled writers wake up and fail (shutting_down_); queued ones follow.
   bg_cv_.notify_all();
-  bg_done_cv_.notify_all();
+  while (!writers_.empty()) {
+    bg_done_cv_.notify_all();
+    bg_done_cv_.wait_for(lock, std::chrono::milliseconds(1));
+  }
   lock.unlock();
   for (std::thread& t : threads_) t.join();
   threads_.clear();

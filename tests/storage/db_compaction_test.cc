@@ -79,10 +79,17 @@ TEST(DBCompaction, DataMovesDownAndStaysCorrect) {
   int live = 0;
   for (const auto& l : st.levels) live += l.files;
   EXPECT_EQ(CountTables(dir.path()), live);
-  // And after a restart too.
+  // And after a restart too, with the same files in the same levels.
   ASSERT_TRUE(db->Close().ok());
   db = testing::OpenOrDie(o, dir.path());
   EXPECT_EQ(Contents(db.get()), model);
+  DBStats reopened = db->GetStats();
+  ASSERT_EQ(reopened.levels.size(), st.levels.size());
+  for (size_t l = 0; l < st.levels.size(); ++l) {
+    EXPECT_EQ(reopened.levels[l].files, st.levels[l].files) << "L" << l;
+    EXPECT_EQ(reopened.levels[l].bytes, st.levels[l].bytes) << "L" << l;
+  }
+  EXPECT_EQ(reopened.flushed_sequence, st.flushed_sequence);
 }
 
 TEST(DBCompaction, SnapshotsKeepTheirVersions) {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "cairn/util/fault_injection_file_system.h"
+#include "cairn/wal/log.h"
 #include "db_test_util.h"
 
 namespace cairn::storage {
@@ -96,6 +97,33 @@ TEST_F(RecoveryTest, AsyncWritesLoseOnlyASuffix) {
       }
     }
   }
+}
+
+TEST_F(RecoveryTest, WalIsReleasedOnlyOnceFlushed) {
+  options_.wal.segment_size = 64 << 10;  // many small segments
+  options_.write_buffer_size = 4 << 20;  // nothing flushes by itself
+  auto db = Open();
+  for (int i = 0; i < 3000; ++i) {
+    ASSERT_TRUE(db->Put({}, Key(i), Value(i) + std::string(100, 'w')).ok());
+  }
+  // Unflushed: every sequence is still in the WAL.
+  ASSERT_TRUE(db->wal()->EnforceRetention().ok());
+  EXPECT_EQ(db->wal()->FirstSequence(), 1u);
+  const uint64_t segments_before = db->wal()->GetStats().live_segments;
+  EXPECT_GT(segments_before, 4u);
+  ASSERT_TRUE(db->Flush().ok());
+  ASSERT_TRUE(db->wal()->EnforceRetention().ok());
+  // Flushed and recorded in the MANIFEST: the sealed segments below the
+  // flushed sequence are gone, and what remains still starts at or below
+  // the first unflushed sequence.
+  const DBStats st = db->GetStats();
+  EXPECT_EQ(st.flushed_sequence, 3000u);
+  EXPECT_GT(db->wal()->FirstSequence(), 1u);
+  EXPECT_LE(db->wal()->FirstSequence(), st.flushed_sequence + 1);
+  EXPECT_LT(db->wal()->GetStats().live_segments, segments_before);
+  PowerLoss(db);
+  db = Open();
+  EXPECT_EQ(Contents(db.get()).size(), 3000u);
 }
 
 TEST_F(RecoveryTest, SecondCrashRightAfterRecoveryLosesNothing) {

@@ -66,6 +66,21 @@ TEST(DBStall, StopFailsAtTheDeadlineAndResumesAfterCompaction) {
   EXPECT_EQ(db->GetStats().levels[0].files, 0);
 }
 
+TEST(DBStall, CloseWakesAStalledWriter) {
+  TempDir dir;
+  auto db = testing::OpenOrDie(StallOptions(), dir.path());
+  MakeL0Files(db.get(), 3);
+  absl::Status stalled;
+  std::thread writer([&] { stalled = db->Put({}, "never", "v").status(); });
+  for (int i = 0; i < 500 && !db->GetStats().write_stopped; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(db->GetStats().write_stopped);
+  ASSERT_TRUE(db->Close().ok());
+  writer.join();
+  EXPECT_TRUE(absl::IsUnavailable(stalled)) << stalled;
+}
+
 TEST(DBStall, SlowdownDelaysWritesToTheConfiguredRate) {
   TempDir dir;
   Options o = StallOptions();
