@@ -12,6 +12,8 @@
 #   CAIRN_BIN [build/release/tests/bench/cairn-dbbench]
 #   DB_DIR [/tmp]      where both databases live (removed afterwards)
 #   CACHE_SIZE [67108864]  block cache bytes, for both
+#   WRITE_BUFFER_SIZE [16777216]  memtable bytes, for both (Cairn's default;
+#                      RocksDB's own default is 64 MiB)
 #   READ_SECONDS [15]  --duration of readrandom, seekrandom, readwhilewriting
 #   WRITE_SECONDS [120]  cap on each Cairn write phase (--duration)
 #   SEED [the time]    base of the per-phase --seed, the same for both
@@ -23,7 +25,7 @@
 # Settings shared by both: 16-byte keys, 100-byte values (half compressible),
 # --compression_type=none, WAL on (--disable_wal=0), --sync=$SYNC,
 # --bloom_bits=10 (db_bench's default is no filter: we pass 10 to both), the
-# same block cache, write buffers of 64 MiB (both defaults). --histogram=1
+# same block cache, the same write buffer size. --histogram=1
 # gives RocksDB's percentiles.
 #
 # Durations: db_bench's --duration makes a random-op phase run for that many
@@ -44,6 +46,8 @@ SYNC=${SYNC:-0}
 CAIRN_BIN=${CAIRN_BIN:-build/release/tests/bench/cairn-dbbench}
 DB_DIR=${DB_DIR:-/tmp}
 CACHE_SIZE=${CACHE_SIZE:-67108864}
+# Memtable size for both engines: Cairn's default (RocksDB's is 64 MiB).
+WRITE_BUFFER_SIZE=${WRITE_BUFFER_SIZE:-16777216}
 READ_SECONDS=${READ_SECONDS:-15}
 WRITE_SECONDS=${WRITE_SECONDS:-120}
 
@@ -82,7 +86,7 @@ trap cleanup EXIT
 SEED=${SEED:-$(date +%s)}
 common=(--num="$NUM" --key_size=16 --value_size=100 --compression_type=none
         --bloom_bits=10 --cache_size="$CACHE_SIZE" --sync="$SYNC"
-        --histogram=1)
+        --write_buffer_size="$WRITE_BUFFER_SIZE" --histogram=1)
 rocks_flags=("${common[@]}" --db="$ROCKS_DB" --disable_wal=0
              --compression_ratio=0.5)
 cairn_flags=("${common[@]}" --db="$CAIRN_DB")
@@ -178,7 +182,7 @@ echo "Machine: $(nproc) CPUs, $cpu; DB_DIR $DB_DIR on $fs;" \
   "load average $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
 echo "Durability: WAL on, sync=$SYNC (both engines)"
 echo "Data: $NUM keys, 16-byte keys, 100-byte values, compression none," \
-  "bloom 10 bits/key, block cache $CACHE_SIZE bytes, threads $THREADS"
+  "bloom 10 bits/key, block cache $CACHE_SIZE bytes, write buffer $WRITE_BUFFER_SIZE bytes, threads $THREADS"
 echo
 printf '%-17s %14s %14s %8s %13s %13s\n' workload "RocksDB ops/s" \
   "Cairn ops/s" ratio "RocksDB p99" "Cairn p99"

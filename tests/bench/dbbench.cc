@@ -70,7 +70,7 @@ struct Flags {
   int64_t threads = 1;
   int64_t sync = 0;
   int64_t use_existing_db = 0;
-  int64_t write_buffer_size = 64ll << 20;
+  int64_t write_buffer_size = static_cast<int64_t>(Options().write_buffer_size);
   int64_t bloom_bits = 10;
   int64_t cache_size = 8ll << 20;
   int64_t seed = 0;       // 0: from the clock, printed

@@ -39,7 +39,8 @@ struct Options {
   // A memtable is sealed (made immutable and queued for flush) once its arena
   // holds this many bytes.
   // 16 MiB: a skiplist this size stays mostly in the CPU caches, which
-  // makes inserts markedly faster than at RocksDB's 64 MiB (docs/benchmarks.md).
+  // makes inserts markedly faster than at RocksDB's 64 MiB
+  // (docs/benchmarks.md).
   size_t write_buffer_size = 16ull << 20;
   // Memtables in memory at most, the active one included. Writes stall
   // (reason memtable_limit) while this many exist; they slow down when one
