@@ -157,8 +157,7 @@ void DBImpl::CompactionThread() {
       }
       continue;
     }
-    absl::Status s = RunCompaction(lock, c.get());
-    if (!s.ok() && !shutting_down_) SetBackgroundError(s);
+    RunCompaction(lock, c.get()).IgnoreError();  // it records its error
   }
 }
 
@@ -184,6 +183,7 @@ absl::Status DBImpl::RunCompaction(std::unique_lock<std::mutex>& lock,
   VersionEdit edit;
   absl::Status s;
   std::vector<FileMetaData> outputs;
+  std::vector<uint64_t> allocated;  // output file numbers, written or not
   if (c->trivial_move) {
     const FileMetaData& f = *c->inputs[0][0];
     edit.DeleteFile(c->level, f.number);
@@ -191,7 +191,7 @@ absl::Status DBImpl::RunCompaction(std::unique_lock<std::mutex>& lock,
     outputs.push_back(f);
   } else {
     s = MergeCompactionInputs(lock, *c, snapshots, smallest_snapshot, &outputs,
-                              &info.entries_dropped);
+                              &allocated, &info.entries_dropped);
     for (int which = 0; which < 2; ++which) {
       for (const auto& f : c->inputs[which]) {
         edit.DeleteFile(which == 0 ? c->level : c->output_level, f->number);
@@ -202,8 +202,16 @@ absl::Status DBImpl::RunCompaction(std::unique_lock<std::mutex>& lock,
   if (s.ok() && !outputs.empty() && !c->trivial_move) s = fs_->SyncDir(path_);
 
   lock.lock();
-  if (s.ok()) s = versions_->LogAndApply(&edit, &lock);
-  for (const FileMetaData& f : outputs) pending_outputs_.erase(f.number);
+  bool edit_outcome_unknown = false;
+  if (s.ok()) {
+    s = versions_->LogAndApply(&edit, &lock);
+    edit_outcome_unknown = !s.ok();
+  }
+  // After a failed MANIFEST write the edit may still be on disk, naming the
+  // outputs: they stay protected from deletion.
+  if (!edit_outcome_unknown) {
+    for (uint64_t number : allocated) pending_outputs_.erase(number);
+  }
   c->MarkInputs(&being_compacted_, false);
   running_compaction_list_.erase(std::find(running_compaction_list_.begin(),
                                            running_compaction_list_.end(), c));
@@ -226,6 +234,10 @@ absl::Status DBImpl::RunCompaction(std::unique_lock<std::mutex>& lock,
   stats_.Record(HistogramType::kCompactionMicros,
                 absl::ToInt64Microseconds(info.duration));
   c->version.reset();  // let the replaced files go
+  // The error state first: it stops DeleteObsoleteFiles.
+  if (!s.ok() && !(shutting_down_ && absl::IsAborted(s))) {
+    SetBackgroundError(s);
+  }
   DeleteObsoleteFiles(lock);
   bg_done_cv_.notify_all();
   bg_cv_.notify_all();  // the new shape may call for more work
@@ -238,7 +250,8 @@ absl::Status DBImpl::RunCompaction(std::unique_lock<std::mutex>& lock,
 absl::Status DBImpl::MergeCompactionInputs(
     std::unique_lock<std::mutex>& lock, const Compaction& c,
     const std::vector<uint64_t>& snapshots, uint64_t smallest_snapshot,
-    std::vector<FileMetaData>* outputs, uint64_t* dropped) {
+    std::vector<FileMetaData>* outputs, std::vector<uint64_t>* allocated,
+    uint64_t* dropped) {
   const Version& v = *c.version;
   // Inputs: each L0 file on its own (they overlap), a level as one stream.
   std::vector<std::unique_ptr<InternalIterator>> children;
@@ -273,6 +286,7 @@ absl::Status DBImpl::MergeCompactionInputs(
     lock.lock();
     const uint64_t number = versions_->NewFileNumber();
     pending_outputs_.insert(number);
+    allocated->push_back(number);
     lock.unlock();
     auto w = TableFileWriter::Create(fs_, TableFileName(path_, number), number,
                                      TableBuilderOptions::From(options_));
@@ -379,10 +393,13 @@ absl::Status DBImpl::CompactRange(const std::string* begin,
   if (absl::Status s = Flush(FlushOptions{.wait = true}); !s.ok()) return s;
   std::unique_lock<std::mutex> lock(mu_);
   ++manual_compactions_;
-  // Wait for automatic compactions to finish; none start meanwhile.
-  while (running_compactions_ > 0 && background_error_.ok()) {
+  // Wait for running compactions (automatic ones start no more meanwhile),
+  // and for any other CompactRange: one runs at a time.
+  while ((running_compactions_ > 0 || manual_running_) &&
+         background_error_.ok() && !shutting_down_) {
     bg_done_cv_.wait(lock);
   }
+  manual_running_ = true;
   absl::Status s = background_error_;
   std::optional<std::string_view> lo, hi;
   if (begin) lo = *begin;
@@ -417,7 +434,9 @@ absl::Status DBImpl::CompactRange(const std::string* begin,
     s = RunCompaction(lock, c.get());
   }
   --manual_compactions_;
+  manual_running_ = false;
   if (!s.ok() && !shutting_down_) SetBackgroundError(s);
+  bg_done_cv_.notify_all();
   bg_cv_.notify_all();
   return s;
 }

@@ -71,12 +71,16 @@ absl::Status DBImpl::FlushOneMemtable(std::unique_lock<std::mutex>& lock) {
 
   lock.lock();
   VersionEdit edit;
+  bool edit_outcome_unknown = false;
   if (s.ok()) {
     if (has_data) edit.AddFile(0, meta);
     edit.SetFlushedSequence(boundary);
     s = versions_->LogAndApply(&edit, &lock);
+    edit_outcome_unknown = !s.ok();
   }
-  if (has_data) pending_outputs_.erase(number);
+  // After a failed MANIFEST write the edit may still be on disk, naming the
+  // table: it stays protected from deletion.
+  if (has_data && !edit_outcome_unknown) pending_outputs_.erase(number);
   --running_flushes_;
   if (s.ok()) {
     imms_.pop_front();
@@ -92,6 +96,8 @@ absl::Status DBImpl::FlushOneMemtable(std::unique_lock<std::mutex>& lock) {
   info.status = s;
   stats_.Record(HistogramType::kFlushMicros,
                 absl::ToInt64Microseconds(info.duration));
+  // The error state first: it stops DeleteObsoleteFiles.
+  if (!s.ok() && !shutting_down_) SetBackgroundError(s);
   DeleteObsoleteFiles(lock);
   lock.unlock();
   if (s.ok()) log_->SetDeletableBelow(boundary + 1);

@@ -134,6 +134,7 @@ class DBImpl final : public DB {
                                      const std::vector<uint64_t>& snapshots,
                                      uint64_t smallest_snapshot,
                                      std::vector<FileMetaData>* outputs,
+                                     std::vector<uint64_t>* allocated,
                                      uint64_t* dropped);
   void DeleteObsoleteFiles(std::unique_lock<std::mutex>& lock);
   void SetBackgroundError(const absl::Status& s);   // mu_ held
@@ -193,7 +194,8 @@ class DBImpl final : public DB {
   int running_flushes_ = 0;
   uint64_t flushes_completed_ = 0;
   int running_compactions_ = 0;
-  int manual_compactions_ = 0;
+  int manual_compactions_ = 0;   // CompactRange calls waiting or running
+  bool manual_running_ = false;  // one of them is compacting
   std::vector<const Compaction*> running_compaction_list_;
   absl::Status background_error_;
   std::set<uint64_t> pending_outputs_;  // file numbers being written

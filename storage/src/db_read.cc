@@ -118,26 +118,39 @@ absl::StatusOr<GetResult> DBImpl::GetImpl(const SuperVersion& sv,
   return finish(false);
 }
 
+// Reads take the read sequence before the SuperVersion: every sequence is
+// published only after the SuperVersion holding it is installed, so the
+// SuperVersion taken afterwards holds everything up to the read sequence.
 absl::StatusOr<GetResult> DBImpl::Get(const ReadOptions& options,
                                       std::string_view key) {
+  const uint64_t seq = ReadSequence(options);
   std::shared_ptr<SuperVersion> sv = GetSuperVersion();
-  return GetImpl(*sv, key, ReadSequence(options));
+  if (sv == nullptr) return absl::FailedPreconditionError("DB is closed");
+  return GetImpl(*sv, key, seq);
 }
 
 std::vector<absl::StatusOr<GetResult>> DBImpl::MultiGet(
     const ReadOptions& options, const std::vector<std::string_view>& keys) {
-  std::shared_ptr<SuperVersion> sv = GetSuperVersion();
   const uint64_t seq = ReadSequence(options);
+  std::shared_ptr<SuperVersion> sv = GetSuperVersion();
   std::vector<absl::StatusOr<GetResult>> out;
   out.reserve(keys.size());
+  if (sv == nullptr) {
+    out.assign(keys.size(), absl::FailedPreconditionError("DB is closed"));
+    return out;
+  }
   for (std::string_view k : keys) out.push_back(GetImpl(*sv, k, seq));
   return out;
 }
 
 std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
-  std::shared_ptr<SuperVersion> sv = GetSuperVersion();
   DBIterOptions o;
   o.sequence = ReadSequence(options);
+  std::shared_ptr<SuperVersion> sv = GetSuperVersion();
+  if (sv == nullptr) {
+    return NewDBIterator(
+        NewEmptyIterator(absl::FailedPreconditionError("DB is closed")), o);
+  }
   o.lower_bound = options.lower_bound;
   o.upper_bound = options.upper_bound;
   if (options.prefix) {

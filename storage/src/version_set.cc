@@ -207,7 +207,9 @@ VersionEdit VersionSet::SnapshotEdit(const Version& v, uint64_t flushed_seq,
 }
 
 absl::Status VersionSet::SetCurrentFile(FileSystem* fs, const std::string& dir,
-                                        uint64_t manifest_number) {
+                                        uint64_t manifest_number,
+                                        bool* renamed) {
+  *renamed = false;
   const std::string tmp = JoinPath(dir, "CURRENT.tmp");
   std::string contents = absl::StrFormat("MANIFEST-%06d\n", manifest_number);
   {
@@ -219,7 +221,10 @@ absl::Status VersionSet::SetCurrentFile(FileSystem* fs, const std::string& dir,
     if (!s.ok()) return s;
   }
   absl::Status s = fs->Rename(tmp, CurrentFileName(dir));
-  if (s.ok()) s = fs->SyncDir(dir);
+  if (s.ok()) {
+    *renamed = true;
+    s = fs->SyncDir(dir);
+  }
   return s;
 }
 
@@ -236,7 +241,8 @@ absl::Status VersionSet::WriteSnapshot(FileSystem* fs, const std::string& dir,
   SnapshotEdit(version, flushed_seq, next_file_number + 1).EncodeTo(&record);
   absl::Status s = writer.AddRecord(record);
   if (s.ok()) s = writer.Close();
-  if (s.ok()) s = SetCurrentFile(fs, dir, number);
+  bool renamed;
+  if (s.ok()) s = SetCurrentFile(fs, dir, number, &renamed);
   return s;
 }
 
@@ -251,10 +257,13 @@ absl::Status VersionSet::StartNewManifest(const Version& v,
   std::string record;
   SnapshotEdit(v, flushed_seq, next_file_number).EncodeTo(&record);
   absl::Status s = writer->AddRecord(record);
-  if (s.ok()) s = SetCurrentFile(fs, dir_, number);
+  bool renamed = false;
+  if (s.ok()) s = SetCurrentFile(fs, dir_, number, &renamed);
   if (!s.ok()) {
     writer->Close().IgnoreError();
-    fs->Remove(ManifestFileName(dir_, number)).IgnoreError();
+    // Once CURRENT may name the new MANIFEST, both files stay: whichever
+    // CURRENT names after a crash must exist.
+    if (!renamed) fs->Remove(ManifestFileName(dir_, number)).IgnoreError();
     return s;
   }
   if (manifest_) manifest_->Close().IgnoreError();

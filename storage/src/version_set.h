@@ -116,8 +116,10 @@ class VersionSet {
                                 uint64_t number, uint64_t next_file_number);
   static VersionEdit SnapshotEdit(const Version& v, uint64_t flushed_seq,
                                   uint64_t next_file_number);
+  // Points CURRENT at MANIFEST-<manifest_number>; *renamed tells whether
+  // CURRENT was replaced (even if the directory sync then failed).
   static absl::Status SetCurrentFile(FileSystem* fs, const std::string& dir,
-                                     uint64_t manifest_number);
+                                     uint64_t manifest_number, bool* renamed);
   void Install(std::shared_ptr<Version> v);
 
   const std::string dir_;

@@ -143,6 +143,24 @@ TEST(DBBasic, OpenWithoutCreateNeedsADatabase) {
   EXPECT_TRUE(absl::IsAlreadyExists(DB::Open(o, dir.path()).status()));
 }
 
+TEST(DBBasic, CallsAfterCloseFailCleanly) {
+  TempDir dir;
+  auto db = OpenOrDie(SmallOptions(), dir.path());
+  ASSERT_TRUE(db->Put({}, "a", "b").ok());
+  ASSERT_TRUE(db->Close().ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(db->Get({}, "a").status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(db->Put({}, "a", "c").status()));
+  auto many = db->MultiGet({}, {"a", "b"});
+  ASSERT_EQ(many.size(), 2u);
+  EXPECT_TRUE(absl::IsFailedPrecondition(many[1].status()));
+  auto it = db->NewIterator({});
+  it->SeekToFirst();
+  EXPECT_FALSE(it->Valid());
+  EXPECT_TRUE(absl::IsFailedPrecondition(it->status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(db->Flush()));
+  EXPECT_TRUE(db->Close().ok());
+}
+
 TEST(DBBasic, SnapshotsSeeOldValues) {
   TempDir dir;
   auto db = OpenOrDie(SmallOptions(), dir.path());

@@ -116,6 +116,37 @@ TEST(DBConcurrency, WritersReadersIteratorsFlushesAndCompactions) {
   EXPECT_TRUE(db->GetStats().background_error.ok());
 }
 
+TEST(DBConcurrency, ConcurrentCompactRangeCallsTakeTurns) {
+  TempDir dir;
+  auto db = testing::OpenOrDie(SmallOptions(), dir.path());
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  const absl::Time stop_by = absl::Now() + absl::Seconds(3);
+  std::thread writer([&] {
+    for (int i = 0; !stop && absl::Now() < stop_by; ++i) {
+      if (!db->Put({}, absl::StrFormat("k%05d", i % 5000),
+                   std::string(100, 'x'))
+               .ok()) {
+        ++failures;
+      }
+    }
+  });
+  std::vector<std::thread> compactors;
+  for (int t = 0; t < 2; ++t) {
+    compactors.emplace_back([&] {
+      for (int r = 0; r < 50 && absl::Now() < stop_by; ++r) {
+        if (!db->CompactRange(nullptr, nullptr).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : compactors) t.join();
+  stop = true;
+  writer.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_TRUE(db->GetStats().background_error.ok())
+      << db->GetStats().background_error;
+}
+
 TEST(DBConcurrency, GroupCommitSharesSyncs) {
   TempDir dir;
   auto db = testing::OpenOrDie(SmallOptions(), dir.path());
