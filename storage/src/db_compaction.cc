@@ -260,7 +260,7 @@ absl::Status DBImpl::MergeCompactionInputs(
   for (int which = 0; which < 2; ++which) {
     const int level = which == 0 ? c.level : c.output_level;
     for (const auto& f : level_inputs[which]) {
-      auto table = GetTable(*f);
+      auto table = table_cache_->Get(f->number, f->file_size);
       if (!table.ok()) return table.status();
       if (f->num_range_deletions > 0) {
         auto list = (*table)->range_tombstones().ToTombstones();

@@ -219,16 +219,6 @@ absl::Status DBImpl::RecoverWal() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<Table>> DBImpl::GetTable(const FileMetaData& f) {
-  auto table = table_cache_->Get(f.number, f.file_size);
-  if (!table.ok() && absl::IsNotFound(table.status())) {
-    return absl::DataLossError(
-        absl::StrFormat("table %d is listed in the MANIFEST but missing: %s",
-                        f.number, table.status().message()));
-  }
-  return table;
-}
-
 absl::Status DBImpl::CheckLiveFilesExist() {
   auto names = fs_->ListDir(path_);
   if (!names.ok()) return names.status();

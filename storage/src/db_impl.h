@@ -141,10 +141,6 @@ class DBImpl final : public DB {
   std::vector<uint64_t> SnapshotSequences() const;  // mu_ held, ascending
   void MaybeScheduleCompaction();                   // mu_ held
 
-  // The open table for a live file. A file the MANIFEST lists but the
-  // directory lacks is DataLoss (never NotFound, which reads as "no key").
-  absl::StatusOr<std::shared_ptr<Table>> GetTable(const FileMetaData& f);
-
   // --- recovery ---
   absl::Status CheckLiveFilesExist();
   absl::Status RecoverWal();

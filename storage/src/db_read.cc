@@ -84,7 +84,7 @@ absl::StatusOr<GetResult> DBImpl::GetImpl(const SuperVersion& sv,
 
   auto from_file =
       [&](const FileMetaData& f) -> absl::StatusOr<std::optional<bool>> {
-    auto table = GetTable(f);
+    auto table = table_cache_->Get(f.number, f.file_size);
     if (!table.ok()) return table.status();
     if (f.num_range_deletions > 0) {
       max_tomb = std::max(
@@ -180,7 +180,7 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
   absl::Status error;
   auto add_file_tombstones = [&](const FileMetaData& f) -> bool {
     if (f.num_range_deletions == 0) return true;
-    auto table = GetTable(f);
+    auto table = table_cache_->Get(f.number, f.file_size);
     if (!table.ok()) {
       error = table.status();
       return false;
@@ -190,7 +190,7 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
     return true;
   };
   for (const auto& f : v.files(0)) {
-    auto table = GetTable(*f);
+    auto table = table_cache_->Get(f->number, f->file_size);
     if (!table.ok()) {
       error = table.status();
       break;

@@ -75,9 +75,7 @@ class LevelIterator final : public InternalIterator {
     const FileMetaData& f = *(*files_)[i];
     auto table = cache_->Get(f.number, f.file_size);
     if (!table.ok()) {
-      status_ = absl::IsNotFound(table.status())
-                    ? absl::DataLossError(table.status().message())
-                    : table.status();
+      status_ = table.status();
       iter_.reset();
       return false;
     }

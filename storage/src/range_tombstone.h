@@ -47,10 +47,6 @@ class FragmentedRangeTombstones {
   // union covers exactly what the input covered.
   std::vector<RangeTombstone> ToTombstones() const;
 
-  // Smallest begin and largest end over all fragments (empty() must be false).
-  std::string_view SmallestKey() const { return fragments_.front().begin; }
-  std::string_view LargestEnd() const { return fragments_.back().end; }
-
  private:
   std::vector<Fragment> fragments_;  // sorted by begin, non-overlapping
 };

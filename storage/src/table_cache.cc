@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "absl/strings/str_format.h"
 #include "filename.h"
 
 namespace cairn::storage {
@@ -50,7 +51,16 @@ absl::StatusOr<std::shared_ptr<Table>> TableCache::Get(uint64_t file_number,
   open_options.read_only = true;
   absl::StatusOr<std::unique_ptr<File>> file =
       r.fs->Open(TableFileName(r.dir, file_number), open_options);
-  if (!file.ok()) return file.status();
+  if (!file.ok()) {
+    // Callers ask only for live tables: one that is gone is lost data, never
+    // "not found" (which a reader would take for a missing key).
+    if (absl::IsNotFound(file.status())) {
+      return absl::DataLossError(
+          absl::StrFormat("table %d is listed as live but missing: %s",
+                          file_number, file.status().message()));
+    }
+    return file.status();
+  }
   absl::StatusOr<std::shared_ptr<Table>> table =
       Table::Open(r.read_options, *std::move(file), file_size);
   if (!table.ok()) return table.status();

@@ -25,6 +25,7 @@ class TableCache {
   TableCache(const TableCache&) = delete;
   TableCache& operator=(const TableCache&) = delete;
 
+  // A missing file is DataLoss (the callers ask only for live tables).
   absl::StatusOr<std::shared_ptr<Table>> Get(uint64_t file_number,
                                              uint64_t file_size);
   // Forgets a table (its file is being deleted) and drops its cached blocks.

@@ -29,12 +29,6 @@ uint64_t Version::LevelBytes(int level) const {
   return sum;
 }
 
-uint64_t Version::TotalBytes() const {
-  uint64_t sum = 0;
-  for (int l = 0; l < num_levels(); ++l) sum += LevelBytes(l);
-  return sum;
-}
-
 FileList Version::Overlapping(int level, const std::string_view* begin,
                               const std::string_view* end) const {
   FileList out;

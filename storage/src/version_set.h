@@ -45,7 +45,6 @@ class Version {
   int num_levels() const { return static_cast<int>(levels_.size()); }
   const FileList& files(int level) const { return levels_[level]; }
   uint64_t LevelBytes(int level) const;
-  uint64_t TotalBytes() const;
 
   // Files of `level` whose user-key range meets [begin, end] (null:
   // unbounded on that side).
