@@ -21,6 +21,7 @@ deploy/install-deps.sh
 passed=0
 failed=0
 status=0
+failures=()
 for stage in $stages; do
   echo "=== stage: $stage"
   cmake --preset "$stage" >/dev/null
@@ -42,7 +43,14 @@ for stage in $stages; do
   passed=$((passed + total - nfail))
   failed=$((failed + nfail))
   if [[ $rc -ne 0 ]]; then status=1; fi
+  # ctest's own list of failed tests, repeated at the end so it is not lost
+  # in a long log.
+  while IFS= read -r t; do
+    failures+=("$stage: $t")
+  done < <(sed -n '/The following tests FAILED:/,$p' "$logdir/$stage.log" |
+    grep -E '^[[:space:]]+[0-9]+ - ' || true)
 done
 
+for f in "${failures[@]}"; do echo "FAILED $f"; done
 echo "total: $passed passed, $failed failed"
 exit $status

@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_format.h"
 #include "compaction.h"
+#include "compaction_stream.h"
 #include "db_impl.h"
 #include "dbformat.h"
 #include "filename.h"
@@ -54,13 +55,6 @@ bool KeyMayExistBelow(const Version& v, int level, std::string_view user_key) {
     }
   }
   return false;
-}
-
-// Index of the snapshot stripe a sequence falls in: versions in one stripe
-// are seen by exactly the same snapshots.
-size_t Stripe(const std::vector<uint64_t>& snapshots, uint64_t seq) {
-  return std::lower_bound(snapshots.begin(), snapshots.end(), seq) -
-         snapshots.begin();
 }
 
 }  // namespace
@@ -295,56 +289,32 @@ absl::Status DBImpl::MergeCompactionInputs(
     return absl::OkStatus();
   };
 
-  std::string current_key;
-  bool has_current = false;
-  size_t prev_stripe = 0;
+  CompactionStreamOptions so;
+  so.snapshots = snapshots;
+  so.tombstones = &frags;
+  so.merges = merges_.get();
+  so.now_micros = NowMicros();
+  so.key_may_exist_below = [&](std::string_view user_key) {
+    return !to_last_level && KeyMayExistBelow(v, c.output_level, user_key);
+  };
+  CompactionStream stream(input.get(), std::move(so));
   std::string last_output_key;
-  ParsedInternalKey k;
-  for (input->SeekToFirst(); input->Valid(); input->Next()) {
+  for (stream.SeekToFirst(); stream.Valid(); stream.Next()) {
     if (shutting_down_flag_.load(std::memory_order_relaxed)) {
       return absl::AbortedError("compaction interrupted by shutdown");
     }
-    if (!ParseInternalKey(input->key(), &k)) {
-      return absl::DataLossError("compaction input: malformed internal key");
-    }
-    const size_t stripe = Stripe(snapshots, k.sequence);
-    bool drop = false;
-    if (!has_current || k.user_key != std::string_view(current_key)) {
-      current_key.assign(k.user_key);
-      has_current = true;
-    } else if (stripe == prev_stripe) {
-      drop = true;  // a newer version in the same stripe shadows it
-    }
-    prev_stripe = stripe;
-    if (!drop && !frags.empty()) {
-      if (const auto* frag = frags.FragmentFor(k.user_key)) {
-        // Oldest tombstone newer than this version: if no snapshot falls
-        // between them, nobody can see the version.
-        uint64_t cover = 0;
-        for (uint64_t t : frag->seqs) {
-          if (t > k.sequence) cover = t;
-        }
-        if (cover != 0 && Stripe(snapshots, cover) == stripe) drop = true;
-      }
-    }
-    if (!drop && k.type == kTypeDeletion && k.sequence <= smallest_snapshot &&
-        (to_last_level || !KeyMayExistBelow(v, c.output_level, k.user_key))) {
-      drop = true;  // nothing older remains for it to hide
-    }
-    if (drop) {
-      ++*dropped;
-      continue;
-    }
+    const std::string_view user_key = ExtractUserKey(stream.key());
     if (writers.empty() ||
         (writers.back()->FileSize() >= options_.target_file_size &&
-         k.user_key != std::string_view(last_output_key))) {
-      if (!writers.empty()) cut_points.emplace_back(k.user_key);
+         user_key != std::string_view(last_output_key))) {
+      if (!writers.empty()) cut_points.emplace_back(user_key);
       if (absl::Status s = new_output(); !s.ok()) return s;
     }
-    writers.back()->Add(input->key(), input->value());
-    last_output_key.assign(k.user_key);
+    writers.back()->Add(stream.key(), stream.value());
+    last_output_key.assign(user_key);
   }
-  if (!input->status().ok()) return input->status();
+  if (!stream.status().ok()) return stream.status();
+  *dropped += stream.dropped();
 
   // Range tombstones: each output gets the fragments of its key span (the
   // first from -inf, the last to +inf), clipped at the cut points. At the

@@ -1,6 +1,7 @@
 // Flushing immutable memtables to level-0 tables, and deleting files no
 // Version needs any more.
 #include "absl/strings/str_format.h"
+#include "compaction_stream.h"
 #include "db_impl.h"
 #include "dbformat.h"
 #include "filename.h"
@@ -22,18 +23,29 @@ void DBImpl::FlushThread() {
   }
 }
 
-absl::StatusOr<FileMetaData> DBImpl::WriteLevel0Table(MemTable* mem,
-                                                      uint64_t number) {
+absl::StatusOr<FileMetaData> DBImpl::WriteLevel0Table(
+    MemTable* mem, uint64_t number, std::vector<uint64_t> snapshots) {
   auto writer =
       TableFileWriter::Create(fs_, TableFileName(path_, number), number,
                               TableBuilderOptions::From(options_));
   if (!writer.ok()) return writer.status();
   auto iter = mem->NewIterator();
-  for (iter->SeekToFirst(); iter->Valid(); iter->Next()) {
-    (*writer)->Add(iter->key(), iter->value());
+  std::shared_ptr<const FragmentedRangeTombstones> tombstones =
+      mem->RangeTombstones();
+  // The memtable's versions, less what no reader can see, with merge
+  // operands folded; older data may lie below, so deletions stay.
+  CompactionStreamOptions so;
+  so.snapshots = std::move(snapshots);
+  so.tombstones = tombstones.get();
+  so.merges = merges_.get();
+  so.now_micros = NowMicros();
+  CompactionStream stream(iter.get(), std::move(so));
+  for (stream.SeekToFirst(); stream.Valid(); stream.Next()) {
+    (*writer)->Add(stream.key(), stream.value());
   }
-  if (auto t = mem->RangeTombstones()) {
-    for (const RangeTombstone& r : t->ToTombstones()) {
+  if (!stream.status().ok()) return stream.status();
+  if (tombstones) {
+    for (const RangeTombstone& r : tombstones->ToTombstones()) {
       (*writer)->AddTombstone(r);
     }
   }
@@ -47,6 +59,8 @@ absl::Status DBImpl::FlushOneMemtable(std::unique_lock<std::mutex>& lock) {
   const uint64_t number = has_data ? versions_->NewFileNumber() : 0;
   if (has_data) pending_outputs_.insert(number);
   ++running_flushes_;
+  // Snapshots taken later read at or above everything in mem.
+  std::vector<uint64_t> snapshots = SnapshotSequences();
   lock.unlock();
 
   const absl::Time start = absl::Now();
@@ -60,7 +74,7 @@ absl::Status DBImpl::FlushOneMemtable(std::unique_lock<std::mutex>& lock) {
   absl::Status s = log_->Sync();
   FileMetaData meta;
   if (s.ok() && has_data) {
-    auto m = WriteLevel0Table(mem.get(), number);
+    auto m = WriteLevel0Table(mem.get(), number, std::move(snapshots));
     if (m.ok()) {
       meta = std::move(*m);
       s = fs_->SyncDir(path_);

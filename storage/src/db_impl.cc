@@ -57,6 +57,9 @@ DBImpl::DBImpl(const Options& options, std::string path)
 DBImpl::~DBImpl() { Close().IgnoreError(); }
 
 absl::Status DBImpl::OpenImpl() {
+  auto merges = MergeRegistry::Create(options_.merge_operators);
+  if (!merges.ok()) return merges.status();
+  merges_ = *std::move(merges);
   if (options_.create_if_missing) {
     if (absl::Status s = fs_->CreateDir(path_); !s.ok()) return s;
   } else if (!fs_->Exists(CurrentFileName(path_))) {

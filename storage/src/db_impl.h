@@ -34,14 +34,25 @@
 
 #include "block_cache.h"
 #include "cairn/storage/db.h"
+#include "cairn/storage/transaction.h"
 #include "cairn/wal/log.h"
+#include "conflict_set.h"
 #include "memtable.h"
+#include "merge_registry.h"
 #include "table_cache.h"
 #include "version_set.h"
 
 namespace cairn::storage {
 
 struct Compaction;
+
+// What a write-group leader checks before writing its batch, with no other
+// write in between: a conditional batch's conditions, or a transaction's
+// conflict set.
+struct WriteCheck {
+  const std::vector<Condition>* conditions = nullptr;
+  const ConflictSet* conflicts = nullptr;
+};
 
 // What a reader needs, pinned together.
 struct SuperVersion {
@@ -65,8 +76,18 @@ class DBImpl final : public DB {
   absl::StatusOr<uint64_t> DeleteRange(const WriteOptions& options,
                                        std::string_view begin,
                                        std::string_view end) override;
+  absl::StatusOr<uint64_t> PutWithTtl(const WriteOptions& options,
+                                      std::string_view key,
+                                      std::string_view value,
+                                      absl::Duration ttl) override;
+  absl::StatusOr<uint64_t> Merge(const WriteOptions& options,
+                                 std::string_view key, std::string_view op,
+                                 std::string_view operand,
+                                 std::string_view argument) override;
   absl::StatusOr<uint64_t> Write(const WriteOptions& options,
                                  const WriteBatch& batch) override;
+  std::unique_ptr<Transaction> BeginTransaction(
+      const TransactionOptions& options) override;
   absl::StatusOr<GetResult> Get(const ReadOptions& options,
                                 std::string_view key) override;
   std::vector<absl::StatusOr<GetResult>> MultiGet(
@@ -94,8 +115,12 @@ class DBImpl final : public DB {
   friend class CompactionJob;
 
   // --- write path (db_write.cc) ---
+  // Refuses operations the engine cannot apply (InvalidArgument naming the
+  // operation), before anything is written.
+  absl::Status ValidateBatch(const WriteBatch& batch) const;
   absl::StatusOr<uint64_t> WriteInternal(const WriteOptions& options,
-                                         const WriteBatch* batch);
+                                         const WriteBatch* batch,
+                                         const WriteCheck* check = nullptr);
   absl::Status MakeRoomForWrite(std::unique_lock<std::mutex>& lock,
                                 const WriteOptions& options, uint64_t bytes);
   // Holds write groups back (after the one in its memtable insert, if any)
@@ -113,18 +138,47 @@ class DBImpl final : public DB {
                                MemTable* mem);
   absl::Status CheckFreeSpace();
 
+  // --- conditions and transaction conflicts (db_check.cc) ---
+  // Runs a leader's check against sv at the last sequence.
+  absl::Status RunWriteCheck(const WriteCheck& check, const SuperVersion& sv);
+  // The newest sequence at which key changed: its newest version or a
+  // range tombstone covering it, looking only at sources holding sequences
+  // above `since` (0 if none there).
+  absl::StatusOr<uint64_t> NewestChange(const SuperVersion& sv,
+                                        std::string_view key, uint64_t since);
+  // Whether any key in range has a version or range tombstone newer than
+  // `since`.
+  absl::StatusOr<bool> RangeChangedSince(const SuperVersion& sv,
+                                         const KeyRange& range, uint64_t since);
+
+  // --- transactions (transaction.cc) ---
+  friend class TransactionImpl;
+  // Registers a snapshot at seq (0: the last sequence), which a live
+  // snapshot must already protect.
+  const Snapshot* RegisterSnapshot(uint64_t seq);
+  absl::StatusOr<uint64_t> CommitTransaction(const WriteOptions& options,
+                                             const WriteBatch& batch,
+                                             const WriteCheck& check);
+
   // --- reads (db_read.cc) ---
   std::shared_ptr<SuperVersion> GetSuperVersion() const;
   void InstallSuperVersion();  // mu_ held
   uint64_t ReadSequence(const ReadOptions& options) const;
+  // newest_seq, if not null, receives the sequence of the newest version
+  // met (any type; 0 if none or covered by a range tombstone).
   absl::StatusOr<GetResult> GetImpl(const SuperVersion& sv,
-                                    std::string_view key, uint64_t snapshot);
+                                    std::string_view key, uint64_t snapshot,
+                                    uint64_t now_micros,
+                                    uint64_t* newest_seq = nullptr);
+  // Options::clock in microseconds since the Unix epoch.
+  uint64_t NowMicros() const;
 
   // --- background work (db_flush.cc, db_compaction.cc) ---
   void FlushThread();
   void CompactionThread();
   absl::Status FlushOneMemtable(std::unique_lock<std::mutex>& lock);
-  absl::StatusOr<FileMetaData> WriteLevel0Table(MemTable* mem, uint64_t number);
+  absl::StatusOr<FileMetaData> WriteLevel0Table(
+      MemTable* mem, uint64_t number, std::vector<uint64_t> snapshots);
   std::unique_ptr<Compaction> PickCompaction();  // mu_ held
   absl::Status RunCompaction(std::unique_lock<std::mutex>& lock, Compaction* c);
   // The merge itself; called without mu_ (lock is passed to allocate file
@@ -149,6 +203,7 @@ class DBImpl final : public DB {
   const std::string path_;
   FileSystem* const fs_;
   Statistics stats_;
+  std::shared_ptr<const MergeRegistry> merges_;  // set by OpenImpl
   std::unique_ptr<FileLock> lock_file_;
   std::unique_ptr<BlockCache> block_cache_;
   std::unique_ptr<TableCache> table_cache_;

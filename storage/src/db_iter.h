@@ -1,7 +1,8 @@
 // DBIter turns the merged stream of internal entries (every version of every
 // key from memtables and SSTables) into the user's view at one sequence: the
-// newest version <= that sequence of each key, minus deleted and
-// range-deleted keys, within the bounds.
+// newest version <= that sequence of each key with its merge operands folded
+// in (as GetContext does for a point lookup), minus deleted, range-deleted
+// and expired keys, within the bounds.
 //
 // Thread-safety: one thread at a time.
 #ifndef CAIRN_STORAGE_DB_ITER_H_
@@ -13,6 +14,7 @@
 
 #include "cairn/storage/iterator.h"
 #include "internal_iterator.h"
+#include "merge_registry.h"
 #include "range_tombstone.h"
 
 namespace cairn::storage {
@@ -25,6 +27,10 @@ struct DBIterOptions {
   std::shared_ptr<const FragmentedRangeTombstones> tombstones;
   // Kept alive as long as the iterator (memtables, Version, ...).
   std::shared_ptr<void> pinned;
+  // Folds merge operands; must outlive the iterator.
+  const MergeRegistry* merges = nullptr;
+  // Expiring values with an expiry at or before this are deleted.
+  uint64_t now_micros = 0;
 };
 
 std::unique_ptr<Iterator> NewDBIterator(

@@ -5,6 +5,7 @@
 #include "db_impl.h"
 #include "db_iter.h"
 #include "dbformat.h"
+#include "get_context.h"
 #include "level_iterator.h"
 #include "merging_iterator.h"
 
@@ -35,66 +36,47 @@ uint64_t DBImpl::ReadSequence(const ReadOptions& options) const {
                                      : LastSequence();
 }
 
-namespace {
-
-// Turns the newest entry found for a key into the answer, given the newest
-// range tombstone covering the key seen in the sources so far.
-absl::StatusOr<GetResult> Resolve(LookupResult& r, uint64_t max_tombstone) {
-  if (r.seq < max_tombstone || r.type == kTypeDeletion) {
-    return absl::NotFoundError("key not found");
-  }
-  if (r.type != kTypeValue) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "entry type %d not supported by this engine version", r.type));
-  }
-  return GetResult{std::move(r.value), r.seq};
-}
-
-}  // namespace
-
 absl::StatusOr<GetResult> DBImpl::GetImpl(const SuperVersion& sv,
                                           std::string_view key,
-                                          uint64_t snapshot) {
+                                          uint64_t snapshot,
+                                          uint64_t now_micros,
+                                          uint64_t* newest_seq) {
   stats_.Add(Ticker::kKeysRead);
   // Sources from newest to oldest. For one user key, every version in a
   // newer source is newer than every version (and covering range tombstone)
-  // in an older one, so the first source that answers decides.
-  uint64_t max_tomb = 0;
-  LookupResult r;
-  auto from_memtable = [&](const MemTable& m) -> std::optional<bool> {
-    if (m.num_range_deletes() > 0) {
-      if (auto t = m.RangeTombstones()) {
-        max_tomb = std::max(max_tomb, t->MaxCoveringSeq(key, snapshot));
-      }
-    }
-    if (m.Get(key, snapshot, &r)) return true;
-    if (max_tomb > 0) return false;
-    return std::nullopt;
-  };
-  auto finish = [&](bool found) -> absl::StatusOr<GetResult> {
-    if (!found) return absl::NotFoundError("key not found");
-    auto result = Resolve(r, max_tomb);
+  // in an older one, so once a source settles the base, older sources
+  // cannot change the answer.
+  GetContext ctx(key, merges_.get(), now_micros);
+  auto finish = [&]() -> absl::StatusOr<GetResult> {
+    auto result = ctx.Finish();
+    if (newest_seq != nullptr) *newest_seq = ctx.newest_seq();
     if (result.ok()) stats_.Add(Ticker::kKeysFound);
     return result;
   };
-  if (auto a = from_memtable(*sv.mem)) return finish(*a);
+  auto from_memtable = [&](const MemTable& m) {
+    if (m.num_range_deletes() > 0) {
+      if (auto t = m.RangeTombstones()) {
+        ctx.CoverBelow(t->MaxCoveringSeq(key, snapshot));
+      }
+    }
+    m.Get(key, snapshot, &ctx);
+    return ctx.SourceDone();
+  };
+  if (from_memtable(*sv.mem)) return finish();
   for (const auto& imm : sv.imms) {
-    if (auto a = from_memtable(*imm)) return finish(*a);
+    if (from_memtable(*imm)) return finish();
   }
 
-  auto from_file =
-      [&](const FileMetaData& f) -> absl::StatusOr<std::optional<bool>> {
+  auto from_file = [&](const FileMetaData& f) -> absl::StatusOr<bool> {
     auto table = table_cache_->Get(f.number, f.file_size);
     if (!table.ok()) return table.status();
     if (f.num_range_deletions > 0) {
-      max_tomb = std::max(
-          max_tomb, (*table)->range_tombstones().MaxCoveringSeq(key, snapshot));
+      ctx.CoverBelow(
+          (*table)->range_tombstones().MaxCoveringSeq(key, snapshot));
     }
-    auto found = (*table)->Get(key, snapshot, &r);
+    auto found = (*table)->Get(key, snapshot, &ctx);
     if (!found.ok()) return found.status();
-    if (*found) return std::optional<bool>(true);
-    if (max_tomb > 0) return std::optional<bool>(false);
-    return std::optional<bool>();
+    return ctx.SourceDone();
   };
   const Version& v = *sv.version;
   for (const auto& f : v.files(0)) {
@@ -102,20 +84,24 @@ absl::StatusOr<GetResult> DBImpl::GetImpl(const SuperVersion& sv,
         CompareUserKeys(key, ExtractUserKey(f->largest)) > 0) {
       continue;
     }
-    auto a = from_file(*f);
-    if (!a.ok()) return a.status();
-    if (*a) return finish(**a);
+    auto done = from_file(*f);
+    if (!done.ok()) return done.status();
+    if (*done) return finish();
   }
   const std::string lookup = MakeLookupKey(key, snapshot);
   for (int level = 1; level < v.num_levels(); ++level) {
     if (v.files(level).empty()) continue;
     const auto* f = v.FindFile(level, lookup);
     if (f == nullptr) continue;
-    auto a = from_file(**f);
-    if (!a.ok()) return a.status();
-    if (*a) return finish(**a);
+    auto done = from_file(**f);
+    if (!done.ok()) return done.status();
+    if (*done) return finish();
   }
-  return finish(false);
+  return finish();
+}
+
+uint64_t DBImpl::NowMicros() const {
+  return static_cast<uint64_t>(absl::ToUnixMicros(options_.clock()));
 }
 
 // Reads take the read sequence before the SuperVersion: every sequence is
@@ -126,7 +112,7 @@ absl::StatusOr<GetResult> DBImpl::Get(const ReadOptions& options,
   const uint64_t seq = ReadSequence(options);
   std::shared_ptr<SuperVersion> sv = GetSuperVersion();
   if (sv == nullptr) return absl::FailedPreconditionError("DB is closed");
-  return GetImpl(*sv, key, seq);
+  return GetImpl(*sv, key, seq, NowMicros());
 }
 
 std::vector<absl::StatusOr<GetResult>> DBImpl::MultiGet(
@@ -139,7 +125,8 @@ std::vector<absl::StatusOr<GetResult>> DBImpl::MultiGet(
     out.assign(keys.size(), absl::FailedPreconditionError("DB is closed"));
     return out;
   }
-  for (std::string_view k : keys) out.push_back(GetImpl(*sv, k, seq));
+  const uint64_t now = NowMicros();
+  for (std::string_view k : keys) out.push_back(GetImpl(*sv, k, seq, now));
   return out;
 }
 
@@ -215,12 +202,16 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
         std::make_shared<FragmentedRangeTombstones>(std::move(tombstones));
   }
   o.pinned = sv;
+  o.merges = merges_.get();
+  o.now_micros = NowMicros();
   return NewDBIterator(std::move(merged), std::move(o));
 }
 
-const Snapshot* DBImpl::GetSnapshot() {
+const Snapshot* DBImpl::GetSnapshot() { return RegisterSnapshot(0); }
+
+const Snapshot* DBImpl::RegisterSnapshot(uint64_t seq) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto* s = new SnapshotImpl(LastSequence());
+  auto* s = new SnapshotImpl(seq == 0 ? LastSequence() : seq);
   snapshots_.push_back(s);
   s->position = std::prev(snapshots_.end());
   return s;

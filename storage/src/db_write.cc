@@ -7,12 +7,16 @@
 #include "absl/strings/str_format.h"
 #include "db_impl.h"
 #include "dbformat.h"
+#include "write_batch_internal.h"
 
 namespace cairn::storage {
 
 struct DBImpl::Writer {
   const WriteBatch* batch = nullptr;
   WriteOptions options;
+  // Checked by the leader against the latest state before the batch is
+  // written (null: none). A writer with a check always leads its group.
+  const WriteCheck* check = nullptr;
   bool done = false;
   absl::Status status;
   uint64_t seq = 0;  // last sequence of the batch
@@ -23,64 +27,53 @@ namespace {
 
 constexpr uint64_t kMaxGroupBytes = 1ull << 20;
 
-// Inserts a batch's operations into a memtable, sequence by sequence.
-class MemTableInserter final : public WriteBatch::Handler {
- public:
-  MemTableInserter(uint64_t first_seq, MemTable* mem)
-      : seq_(first_seq), mem_(mem) {}
-  absl::Status Put(std::string_view key, std::string_view value) override {
-    mem_->Add(seq_++, kTypeValue, key, value);
-    return absl::OkStatus();
-  }
-  absl::Status Delete(std::string_view key) override {
-    mem_->Add(seq_++, kTypeDeletion, key, {});
-    return absl::OkStatus();
-  }
-  absl::Status DeleteRange(std::string_view begin,
-                           std::string_view end) override {
-    mem_->AddRangeTombstone(seq_++, begin, end);
-    return absl::OkStatus();
-  }
-
- private:
-  uint64_t seq_;
-  MemTable* mem_;
-};
-
-// Refuses operations the engine cannot apply, before anything is written.
-class BatchValidator final : public WriteBatch::Handler {
- public:
-  absl::Status Put(std::string_view, std::string_view) override {
-    ++index_;
-    return absl::OkStatus();
-  }
-  absl::Status Delete(std::string_view) override {
-    ++index_;
-    return absl::OkStatus();
-  }
-  absl::Status DeleteRange(std::string_view begin,
-                           std::string_view end) override {
-    if (!(begin < end)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "DeleteRange (operation %d of the batch): begin must sort before "
-          "end",
-          index_));
-    }
-    ++index_;
-    return absl::OkStatus();
-  }
-
- private:
-  int index_ = 0;
-};
-
 }  // namespace
+
+absl::Status DBImpl::ValidateBatch(const WriteBatch& batch) const {
+  int index = 0;
+  return ForEachRecord(
+      batch,
+      [&](uint8_t type, std::string_view key,
+          std::string_view value) -> absl::Status {
+        absl::Status s;
+        if (type == kTypeRangeDeletion && !(key < value)) {
+          s = absl::InvalidArgumentError(
+              "DeleteRange: begin must sort before end");
+        } else if (type == kTypeMerge) {
+          s = merges_->Validate(value);
+        } else if (type == kTypeValueWithExpiry &&
+                   DecodeFixed64(value.data()) == 0) {
+          s = absl::InvalidArgumentError("PutWithExpiry: expires_at is 0");
+        }
+        if (!s.ok()) {
+          return absl::Status(s.code(),
+                              absl::StrFormat("%s (operation %d of the batch)",
+                                              s.message(), index));
+        }
+        ++index;
+        return absl::OkStatus();
+      });
+}
 
 absl::StatusOr<uint64_t> DBImpl::Put(const WriteOptions& options,
                                      std::string_view key,
                                      std::string_view value) {
   WriteBatch batch;
   batch.Put(key, value);
+  return Write(options, batch);
+}
+
+absl::StatusOr<uint64_t> DBImpl::PutWithTtl(const WriteOptions& options,
+                                            std::string_view key,
+                                            std::string_view value,
+                                            absl::Duration ttl) {
+  if (ttl <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("ttl must be positive");
+  }
+  WriteBatch batch;
+  batch.PutWithExpiry(
+      key, value,
+      static_cast<uint64_t>(absl::ToUnixMicros(options_.clock() + ttl)));
   return Write(options, batch);
 }
 
@@ -99,20 +92,34 @@ absl::StatusOr<uint64_t> DBImpl::DeleteRange(const WriteOptions& options,
   return Write(options, batch);
 }
 
+absl::StatusOr<uint64_t> DBImpl::Merge(const WriteOptions& options,
+                                       std::string_view key,
+                                       std::string_view op,
+                                       std::string_view operand,
+                                       std::string_view argument) {
+  WriteBatch batch;
+  batch.Merge(key, op, operand, argument);
+  return Write(options, batch);
+}
+
 absl::StatusOr<uint64_t> DBImpl::Write(const WriteOptions& options,
                                        const WriteBatch& batch) {
-  if (batch.Count() == 0) return LastSequence();
-  BatchValidator validator;
-  if (absl::Status s = batch.Iterate(&validator); !s.ok()) return s;
-  return WriteInternal(options, &batch);
+  if (batch.Count() == 0 && batch.conditions().empty()) return LastSequence();
+  if (absl::Status s = ValidateBatch(batch); !s.ok()) return s;
+  if (batch.conditions().empty()) return WriteInternal(options, &batch);
+  WriteCheck check;
+  check.conditions = &batch.conditions();
+  return WriteInternal(options, &batch, &check);
 }
 
 absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
-                                               const WriteBatch* batch) {
+                                               const WriteBatch* batch,
+                                               const WriteCheck* check) {
   const absl::Time start = absl::Now();
   Writer w;
   w.batch = batch;
   w.options = options;
+  w.check = check;
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return absl::FailedPreconditionError("DB is closed");
   writers_.push_back(&w);
@@ -135,14 +142,25 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
     for (size_t i = 1; i < writers_.size(); ++i) {
       Writer* next = writers_[i];
       group_bytes += next->batch->ByteSize();
-      if (group_bytes > kMaxGroupBytes) break;
+      if (group_bytes > kMaxGroupBytes || next->check != nullptr) break;
       group.push_back(next);
     }
     bool need_sync = false;
     for (Writer* g : group) need_sync |= g->options.sync;
     std::shared_ptr<MemTable> mem = mem_;
+    std::shared_ptr<SuperVersion> sv;
+    if (w.check != nullptr) sv = super_version_;  // holds every write so far
     writing_memtable_ = true;
     lock.unlock();
+
+    // The leader's conditions see every earlier write and no later one:
+    // writers behind it wait until its batch is in the memtable.
+    bool skip_leader = false;
+    if (w.check != nullptr) {
+      w.status = RunWriteCheck(*w.check, *sv);
+      skip_leader = !w.status.ok();
+      sv.reset();
+    }
 
     // WAL: one record per batch, one sync for the group.
     const uint64_t commit_micros = absl::ToUnixMicros(options_.clock());
@@ -151,6 +169,7 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
     absl::Status io_error;
     WriteBatch& stamped = stamp_;
     for (size_t i = 0; i < group.size(); ++i) {
+      if ((i == 0 && skip_leader) || group[i]->batch->Count() == 0) continue;
       if (absl::Status s =
               WriteBatch::FromPayload(group[i]->batch->Payload(), &stamped);
           !s.ok()) {
@@ -174,7 +193,12 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
     uint64_t keys = 0, data_bytes = 0;
     if (io_error.ok()) {
       for (size_t i = 0; i < group.size(); ++i) {
-        if (first_seqs[i] == 0) continue;
+        if (first_seqs[i] == 0) {
+          // Not written (empty, failed check or refused by the WAL): the
+          // sequence it saw.
+          group[i]->seq = last_seq != 0 ? last_seq : LastSequence();
+          continue;
+        }
         const WriteBatch& b = *group[i]->batch;
         ApplyToMemtable(b, first_seqs[i], mem.get()).IgnoreError();
         group[i]->seq = first_seqs[i] + b.Count() - 1;
@@ -225,8 +249,17 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
 
 absl::Status DBImpl::ApplyToMemtable(const WriteBatch& batch,
                                      uint64_t first_seq, MemTable* mem) {
-  MemTableInserter inserter(first_seq, mem);
-  return batch.Iterate(&inserter);
+  uint64_t seq = first_seq;
+  return ForEachRecord(batch,
+                       [&](uint8_t type, std::string_view key,
+                           std::string_view value) -> absl::Status {
+                         if (type == kTypeRangeDeletion) {
+                           mem->AddRangeTombstone(seq++, key, value);
+                         } else {
+                           mem->Add(seq++, type, key, value);
+                         }
+                         return absl::OkStatus();
+                       });
 }
 
 absl::Status DBImpl::CheckFreeSpace() {

@@ -1,6 +1,12 @@
 #include "dbformat.h"
 
+#include "absl/strings/escaping.h"
+
 namespace cairn::storage {
+
+std::string EscapeBytes(std::string_view bytes) {
+  return absl::CHexEscape(absl::string_view(bytes.data(), bytes.size()));
+}
 
 bool ParseInternalKey(std::string_view ikey, ParsedInternalKey* out) {
   if (ikey.size() < 8) return false;

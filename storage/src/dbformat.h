@@ -97,6 +97,10 @@ class Comparator {
 const Comparator* BytewiseComparator();
 const Comparator* InternalKeyComparator();
 
+// A key (or any bytes) as printable text for messages: C escapes for
+// non-printable bytes.
+std::string EscapeBytes(std::string_view bytes);
+
 // The key a point lookup seeks to: user_key with the newest tag a reader at
 // `seq` may see.
 inline std::string MakeLookupKey(std::string_view user_key, uint64_t seq) {

@@ -199,20 +199,25 @@ void MemTable::AddRangeTombstone(uint64_t seq, std::string_view begin,
 }
 
 bool MemTable::Get(std::string_view user_key, uint64_t snapshot,
-                   LookupResult* result) const {
+                   VersionSink* sink) const {
   EncodedTarget target(user_key, PackTag(std::min(snapshot, kMaxSequenceNumber),
                                          kValueTypeForSeek));
   EntryList::Iterator it(&rep_->list);
-  it.Seek(target.data());
-  if (!it.Valid()) return false;
-  std::string_view ikey = EntryKey(it.key());
-  if (ExtractUserKey(ikey) != user_key) return false;
-  uint64_t tag = ExtractTag(ikey);
-  result->type = TagType(tag);
-  result->seq = TagSequence(tag);
-  std::string_view value = EntryValue(ikey);
-  result->value.assign(value.data(), value.size());
-  return true;
+  bool found = false;
+  for (it.Seek(target.data()); it.Valid(); it.Next()) {
+    std::string_view ikey = EntryKey(it.key());
+    if (ExtractUserKey(ikey) != user_key) break;
+    found = true;
+    const uint64_t tag = ExtractTag(ikey);
+    if (!sink->Add(TagType(tag), TagSequence(tag), EntryValue(ikey))) break;
+  }
+  return found;
+}
+
+bool MemTable::Get(std::string_view user_key, uint64_t snapshot,
+                   LookupResult* result) const {
+  FirstVersion sink(result);
+  return Get(user_key, snapshot, &sink);
 }
 
 std::unique_ptr<InternalIterator> MemTable::NewIterator() const {

@@ -36,7 +36,11 @@ class MemTable {
   void AddRangeTombstone(uint64_t seq, std::string_view begin,
                          std::string_view end);
 
-  // The newest point entry for user_key with sequence <= snapshot.
+  // Feeds sink the point entries for user_key with sequence <= snapshot,
+  // newest first, until it asks for no more. False if there is none.
+  bool Get(std::string_view user_key, uint64_t snapshot,
+           VersionSink* sink) const;
+  // The newest such entry only.
   bool Get(std::string_view user_key, uint64_t snapshot,
            LookupResult* result) const;
 

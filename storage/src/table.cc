@@ -47,7 +47,7 @@ struct TableReader {
   absl::StatusOr<std::shared_ptr<const Block>> GetDataBlock(
       const BlockHandle& h, bool fill_cache) const;
   absl::StatusOr<bool> Get(std::string_view user_key, uint64_t snapshot,
-                           LookupResult* result, bool fill_cache) const;
+                           VersionSink* sink, bool fill_cache) const;
 
   absl::Status LoadMetaBlocks(const BlockHandle& metaindex_handle);
   absl::Status LoadProperties(const BlockHandle& h);
@@ -125,7 +125,7 @@ absl::StatusOr<std::shared_ptr<const Block>> TableReader::GetDataBlock(
 }
 
 absl::StatusOr<bool> TableReader::Get(std::string_view user_key,
-                                      uint64_t snapshot, LookupResult* result,
+                                      uint64_t snapshot, VersionSink* sink,
                                       bool fill_cache) const {
   if (filter != nullptr) {
     Count(Ticker::kBloomChecked);
@@ -151,10 +151,12 @@ absl::StatusOr<bool> TableReader::Get(std::string_view user_key,
 
   // The first entry >= lookup is the newest version visible at snapshot if
   // its user key matches. The index lands on the block that would hold it;
-  // if that block ends before it, it is the next block's first entry.
+  // if that block ends before it, it is the next block's first entry. Older
+  // versions follow it, possibly into the next blocks.
   const Comparator* icmp = InternalKeyComparator();
   BlockIter index(index_block.get(), icmp);
   BlockIter data;
+  bool found = false;
   for (index.Seek(lookup); index.Valid(); index.Next()) {
     BlockHandle h;
     std::string_view handle = index.value();
@@ -178,18 +180,15 @@ absl::StatusOr<bool> TableReader::Get(std::string_view user_key,
       shared = *std::move(block);
     }
     data.Init(in_place ? &*in_place : shared.get(), icmp);
-    data.Seek(lookup);
-    if (data.Valid()) {
+    for (data.Seek(lookup); data.Valid(); data.Next()) {
       ParsedInternalKey parsed;
       if (!ParseInternalKey(data.key(), &parsed)) {
         return Damaged("data block", h.offset,
                        absl::DataLossError("bad internal key"));
       }
-      if (parsed.user_key != user_key) return false;
-      result->type = parsed.type;
-      result->seq = parsed.sequence;
-      result->value.assign(data.value().data(), data.value().size());
-      return true;
+      if (parsed.user_key != user_key) return found;
+      found = true;
+      if (!sink->Add(parsed.type, parsed.sequence, data.value())) return true;
     }
     if (!data.status().ok()) {
       return Damaged("data block", h.offset, data.status());
@@ -198,7 +197,7 @@ absl::StatusOr<bool> TableReader::Get(std::string_view user_key,
   if (!index.status().ok()) {
     return Damaged("index block", index_offset, index.status());
   }
-  return false;
+  return found;
 }
 
 absl::Status TableReader::LoadMetaBlocks(const BlockHandle& metaindex_handle) {
@@ -357,8 +356,14 @@ std::unique_ptr<InternalIterator> Table::NewIterator(bool fill_cache) const {
 }
 
 absl::StatusOr<bool> Table::Get(std::string_view user_key, uint64_t snapshot,
+                                VersionSink* sink, bool fill_cache) const {
+  return rep_->reader->Get(user_key, snapshot, sink, fill_cache);
+}
+
+absl::StatusOr<bool> Table::Get(std::string_view user_key, uint64_t snapshot,
                                 LookupResult* result, bool fill_cache) const {
-  return rep_->reader->Get(user_key, snapshot, result, fill_cache);
+  FirstVersion sink(result);
+  return Get(user_key, snapshot, &sink, fill_cache);
 }
 
 const TableProperties& Table::properties() const { return rep_->reader->props; }

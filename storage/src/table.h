@@ -35,12 +35,36 @@ struct TableReadOptions {
   bool mmap_reads = false;
 };
 
+// Receives the versions of one user key that a point lookup finds in a
+// source (memtable or table), newest first; returns false when it needs no
+// older ones. `value` is valid only during the call.
+class VersionSink {
+ public:
+  virtual ~VersionSink() = default;
+  virtual bool Add(uint8_t type, uint64_t seq, std::string_view value) = 0;
+};
+
 // The newest version of a user key visible at a snapshot, as one source
 // (memtable or table) holds it.
 struct LookupResult {
   uint8_t type = 0;  // ValueType
   uint64_t seq = 0;
   std::string value;  // empty for deletions
+};
+
+// A sink that keeps the newest version only.
+class FirstVersion final : public VersionSink {
+ public:
+  explicit FirstVersion(LookupResult* result) : result_(result) {}
+  bool Add(uint8_t type, uint64_t seq, std::string_view value) override {
+    result_->type = type;
+    result_->seq = seq;
+    result_->value.assign(value.data(), value.size());
+    return false;
+  }
+
+ private:
+  LookupResult* result_;
 };
 
 class Table {
@@ -56,8 +80,12 @@ class Table {
   // Iterates the point entries (internal keys).
   std::unique_ptr<InternalIterator> NewIterator(bool fill_cache = true) const;
 
-  // The newest point entry for user_key with sequence <= snapshot. Returns
-  // false if there is none (the bloom filter may answer without I/O).
+  // Feeds sink the point entries for user_key with sequence <= snapshot,
+  // newest first, until it asks for no more. Returns false if there is none
+  // (the bloom filter may answer without I/O).
+  absl::StatusOr<bool> Get(std::string_view user_key, uint64_t snapshot,
+                           VersionSink* sink, bool fill_cache = true) const;
+  // The newest such entry only.
   absl::StatusOr<bool> Get(std::string_view user_key, uint64_t snapshot,
                            LookupResult* result, bool fill_cache = true) const;
 

@@ -20,6 +20,7 @@
 #include "dbformat.h"
 #include "manifest_log.h"
 #include "memtable.h"
+#include "merge_operand.h"
 #include "table.h"
 #include "version_edit.h"
 
@@ -90,6 +91,20 @@ class Applier final : public WriteBatch::Handler {
   }
   absl::Status DeleteRange(std::string_view b, std::string_view e) override {
     mem_->AddRangeTombstone(seq_++, b, e);
+    return absl::OkStatus();
+  }
+  absl::Status PutWithExpiry(std::string_view k, std::string_view v,
+                             uint64_t expiry) override {
+    std::string encoded;
+    EncodeValueWithExpiry(&encoded, v, expiry);
+    mem_->Add(seq_++, kTypeValueWithExpiry, k, encoded);
+    return absl::OkStatus();
+  }
+  absl::Status Merge(std::string_view k, std::string_view op,
+                     std::string_view arg, std::string_view operand) override {
+    std::string encoded;
+    EncodeMergeOperand(&encoded, op, arg, operand);
+    mem_->Add(seq_++, kTypeMerge, k, encoded);
     return absl::OkStatus();
   }
 

@@ -24,12 +24,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "cairn/storage/event_listener.h"
 #include "cairn/storage/iterator.h"
 #include "cairn/storage/options.h"
@@ -41,6 +43,9 @@ class Log;
 }
 
 namespace cairn::storage {
+
+class Transaction;
+struct TransactionOptions;
 
 // A registered read point. Each GetSnapshot is its own registration, even at
 // the same sequence; the versions it sees survive compaction until it is
@@ -59,7 +64,13 @@ class Snapshot {
 
 struct GetResult {
   std::string value;
-  uint64_t seq = 0;  // the write that produced the value (its revision)
+  // The write that produced the value (its revision): the Put, or the newest
+  // merge operand folded into it.
+  uint64_t seq = 0;
+  // When the Put under this value expires, in microseconds since the Unix
+  // epoch; 0: never. Merge operands folded onto an expiring Put outlive it:
+  // from then on they fold over absence (see docs/architecture.md, "TTL").
+  uint64_t expires_at_micros = 0;
 };
 
 struct LevelStats {
@@ -97,6 +108,10 @@ struct DBStats {
   absl::Status background_error;
 };
 
+// The index (in WriteBatch::conditions()) of the condition that made
+// DB::Write fail, or nullopt if `status` is not a failed condition.
+std::optional<int> FailedConditionIndex(const absl::Status& status);
+
 class DB {
  public:
   // Opens (creating if options say so) the database in directory `path`:
@@ -112,14 +127,38 @@ class DB {
   virtual absl::StatusOr<uint64_t> Put(const WriteOptions& options,
                                        std::string_view key,
                                        std::string_view value) = 0;
+  // A Put that expires ttl after now (Options::clock); InvalidArgument
+  // unless ttl > 0.
+  virtual absl::StatusOr<uint64_t> PutWithTtl(const WriteOptions& options,
+                                              std::string_view key,
+                                              std::string_view value,
+                                              absl::Duration ttl) = 0;
   virtual absl::StatusOr<uint64_t> Delete(const WriteOptions& options,
                                           std::string_view key) = 0;
   // Deletes every key in [begin, end); InvalidArgument unless begin < end.
   virtual absl::StatusOr<uint64_t> DeleteRange(const WriteOptions& options,
                                                std::string_view begin,
                                                std::string_view end) = 0;
+  // Adds a merge operand (merge_operator.h); InvalidArgument for an unknown
+  // operator or an operand it rejects.
+  virtual absl::StatusOr<uint64_t> Merge(const WriteOptions& options,
+                                         std::string_view key,
+                                         std::string_view op,
+                                         std::string_view operand,
+                                         std::string_view argument = {}) = 0;
+  // Applies the batch atomically. If it has conditions, they are checked
+  // against the latest committed state and the batch applied in one step
+  // with respect to every other write; if one fails, nothing is written and
+  // the result is FailedPrecondition naming it, with its index available
+  // through FailedConditionIndex.
   virtual absl::StatusOr<uint64_t> Write(const WriteOptions& options,
                                          const WriteBatch& batch) = 0;
+
+  // Starts an optimistic transaction (cairn/storage/transaction.h).
+  virtual std::unique_ptr<Transaction> BeginTransaction(
+      const TransactionOptions& options) = 0;
+  // Starts one that reads at the latest committed state.
+  std::unique_ptr<Transaction> BeginTransaction();
 
   // NotFound if the key has no live value at the read point.
   virtual absl::StatusOr<GetResult> Get(const ReadOptions& options,

@@ -1,8 +1,9 @@
 // Iterator: a cursor over the user-visible state of the database at one
 // sequence (the snapshot it was created with, or the latest committed state
-// at creation). Only the newest live version of each key is shown; deleted
-// and range-deleted keys are skipped; bounds and prefix from ReadOptions
-// limit what it yields.
+// at creation). Only the newest live version of each key is shown, with its
+// merge operands folded in; deleted, range-deleted and expired keys are
+// skipped (expiry is judged by the clock when the iterator was created);
+// bounds and prefix from ReadOptions limit what it yields.
 //
 // key(), value() are valid until the next move. An error ends iteration:
 // Valid() turns false and status() says why (DataLoss on corruption).
@@ -39,6 +40,9 @@ class Iterator {
   virtual std::string_view value() const = 0;
   // Sequence number of the write that produced the current value.
   virtual uint64_t seq() const = 0;
+  // When the Put under the current value expires (microseconds since the
+  // Unix epoch); 0: never. See GetResult::expires_at_micros.
+  virtual uint64_t expires_at_micros() const = 0;
   virtual absl::Status status() const = 0;
   // The sequence this iterator reads at.
   virtual uint64_t read_seq() const = 0;

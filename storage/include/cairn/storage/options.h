@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "cairn/storage/merge_operator.h"
 #include "cairn/util/file_system.h"
 #include "cairn/wal/options.h"
 
@@ -104,7 +105,13 @@ struct Options {
   // Not owned; each must outlive the DB. Called from engine threads.
   std::vector<EventListener*> listeners;
 
-  // Clock used for commit times (tests replace it).
+  // Merge operators besides the built-ins (merge_operator.h); names must be
+  // unique. Operands name their operator, so a DB must be reopened with
+  // every operator its data uses: a read that meets an operand of an
+  // unknown operator fails with FailedPrecondition.
+  std::vector<std::shared_ptr<const MergeOperator>> merge_operators;
+
+  // Clock used for commit times and for TTL expiry (tests replace it).
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 
   static wal::Options DefaultWalOptions() {
