@@ -68,6 +68,9 @@ int main(int argc, char** argv) {
   batch.Put("a", "1");
   batch.Delete("b");
   batch.DeleteRange("c", "d");
+  batch.Merge("e", "add", "5");
+  batch.Merge("f", "append", "x", ",");
+  batch.PutWithExpiry("g", "v", 1700000000000000);
   Put(dir, "batch", 1, std::string(batch.Payload()));
 
   VersionEdit edit;

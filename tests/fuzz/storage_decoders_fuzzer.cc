@@ -21,6 +21,7 @@
 #include "manifest_log.h"
 #include "memtable.h"
 #include "merge_operand.h"
+#include "merge_registry.h"
 #include "table.h"
 #include "version_edit.h"
 
@@ -105,6 +106,15 @@ class Applier final : public WriteBatch::Handler {
     std::string encoded;
     EncodeMergeOperand(&encoded, op, arg, operand);
     mem_->Add(seq_++, kTypeMerge, k, encoded);
+    // The operators must refuse or fold any bytes without crashing.
+    static const auto merges = *MergeRegistry::Create({});
+    if (merges->Validate(encoded).ok()) {
+      std::string out;
+      const std::string base(operand);
+      merges->Fold(k, nullptr, {encoded, encoded}, &out).IgnoreError();
+      merges->Fold(k, &base, {encoded}, &out).IgnoreError();
+      merges->PartialMerge(encoded, encoded, &out);
+    }
     return absl::OkStatus();
   }
 
