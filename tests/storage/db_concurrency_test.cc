@@ -1,9 +1,11 @@
 // Writers, readers, iterators, flushes and compactions at the same time. Run
 // under TSan in CI. Bounded in operations and time.
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "db_test_util.h"
 
 namespace cairn::storage {
@@ -26,6 +28,13 @@ TEST(DBConcurrency, WritersReadersIteratorsFlushesAndCompactions) {
   const absl::Time stop_by = absl::Now() + absl::Seconds(20);
   std::atomic<bool> writers_done{false};
   std::atomic<int> failures{0};
+  std::mutex why_mu;
+  std::vector<std::string> why;  // the first few failures, for the report
+  auto fail = [&](std::string what) {
+    ++failures;
+    std::lock_guard<std::mutex> lock(why_mu);
+    if (why.size() < 10) why.push_back(std::move(what));
+  };
 
   auto key = [](int w, int k) { return absl::StrFormat("w%d-k%03d", w, k); };
   std::vector<std::thread> threads;
@@ -39,7 +48,9 @@ TEST(DBConcurrency, WritersReadersIteratorsFlushesAndCompactions) {
         }
         WriteOptions wo;
         wo.sync = (round % 10 == 0);
-        if (!db->Write(wo, batch).ok()) ++failures;
+        if (auto s = db->Write(wo, batch); !s.ok()) {
+          fail("write: " + s.status().ToString());
+        }
         if (round % 7 == 0) {
           db->DeleteRange({}, key(w, 40), key(w, 45)).IgnoreError();
         }
@@ -55,12 +66,17 @@ TEST(DBConcurrency, WritersReadersIteratorsFlushesAndCompactions) {
           for (int k = r; k < 40; k += 7) {
             auto g = db->Get({}, key(w, k));
             if (!g.ok()) {
-              if (!absl::IsNotFound(g.status())) ++failures;
+              if (!absl::IsNotFound(g.status())) {
+                fail("get: " + g.status().ToString());
+              }
               continue;
             }
             std::string round = g->value.substr(0, 6);
             std::string& prev = last[w * kKeysPerWriter + k];
-            if (round < prev) ++failures;
+            if (round < prev) {
+              fail(absl::StrFormat("get %s: round %s after %s", key(w, k),
+                                   round, prev));
+            }
             prev = round;
           }
         }
@@ -79,11 +95,14 @@ TEST(DBConcurrency, WritersReadersIteratorsFlushesAndCompactions) {
       size_t n = 0;
       for (it->SeekToLast(); it->Valid(); it->Prev(), ++n) {
         if (!prev.empty() && !(it->key() < std::string_view(prev))) {
-          ++failures;
+          fail("reverse iteration out of order");
         }
         prev.assign(it->key());
       }
-      if (!it->status().ok() || n != first.size()) ++failures;
+      if (!it->status().ok() || n != first.size()) {
+        fail(absl::StrFormat("reverse iteration: %s, %d keys vs %d forward",
+                             it->status().ToString(), n, first.size()));
+      }
       db->ReleaseSnapshot(snap);
     }
   });
@@ -92,10 +111,12 @@ TEST(DBConcurrency, WritersReadersIteratorsFlushesAndCompactions) {
     int i = 0;
     while (!writers_done && absl::Now() < stop_by) {
       if (i++ % 2) {
-        if (!db->Flush().ok()) ++failures;
+        if (auto s = db->Flush(); !s.ok()) fail("flush: " + s.ToString());
       } else {
         std::string a = key(1, 0), b = key(2, 49);
-        if (!db->CompactRange(&a, &b).ok()) ++failures;
+        if (auto s = db->CompactRange(&a, &b); !s.ok()) {
+          fail("compact: " + s.ToString());
+        }
       }
       absl::SleepFor(absl::Milliseconds(20));
     }
@@ -103,7 +124,7 @@ TEST(DBConcurrency, WritersReadersIteratorsFlushesAndCompactions) {
   for (int w = 0; w < kWriters; ++w) threads[w].join();
   writers_done = true;
   for (size_t i = kWriters; i < threads.size(); ++i) threads[i].join();
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(failures.load(), 0) << absl::StrJoin(why, "\n");
 
   // The final state: each writer's last round, minus the last range delete.
   auto contents = testing::Contents(db.get());
