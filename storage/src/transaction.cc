@@ -42,11 +42,13 @@ class TransactionImpl final : public Transaction {
   }
 
   std::unique_ptr<Iterator> NewIterator(const ReadOptions& options) override {
+    if (finished_) {
+      return NewDBIterator(NewEmptyIterator(Finished()), DBIterOptions{});
+    }
     ReadOptions ro = options;
     ro.snapshot = snapshot_;
-    std::unique_ptr<Iterator> base = db_->NewIterator(ro);
     TxnIteratorOptions o;
-    // The DB iterator folded prefix into its bounds; do the same here.
+    // The DB iterator folds prefix into its bounds; do the same here.
     o.lower_bound = options.lower_bound;
     o.upper_bound = options.upper_bound;
     if (options.prefix) {
@@ -60,13 +62,9 @@ class TransactionImpl final : public Transaction {
     o.writes = &writes_;
     o.merges = db_->merges_.get();
     o.now_micros = db_->NowMicros();
-    if (!finished_) {
-      o.span = &spans_.emplace_back();
-      o.min_expiry_micros = &conflicts_.min_expiry_micros;
-    } else {
-      base = NewDBIterator(NewEmptyIterator(Finished()), DBIterOptions{});
-    }
-    return NewTxnIterator(std::move(base), std::move(o));
+    o.span = &spans_.emplace_back();
+    o.min_expiry_micros = &conflicts_.min_expiry_micros;
+    return NewTxnIterator(db_->NewIterator(ro), std::move(o));
   }
 
   absl::Status Put(std::string_view key, std::string_view value) override {
