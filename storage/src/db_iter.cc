@@ -56,6 +56,7 @@ class DBIter final : public Iterator {
   }
 
   void SeekToFirst() override {
+    status_ = absl::OkStatus();  // a new position starts afresh
     direction_ = kForward;
     if (o_.lower_bound) {
       iter_->Seek(MakeLookupKey(*o_.lower_bound, o_.sequence));
@@ -66,6 +67,7 @@ class DBIter final : public Iterator {
   }
 
   void Seek(std::string_view target) override {
+    status_ = absl::OkStatus();  // a new position starts afresh
     direction_ = kForward;
     if (o_.lower_bound && target < std::string_view(*o_.lower_bound)) {
       target = *o_.lower_bound;
@@ -75,6 +77,7 @@ class DBIter final : public Iterator {
   }
 
   void SeekToLast() override {
+    status_ = absl::OkStatus();  // a new position starts afresh
     direction_ = kReverse;
     if (o_.upper_bound) {
       // Last entry whose user key is below the upper bound.
@@ -92,6 +95,7 @@ class DBIter final : public Iterator {
   }
 
   void SeekForPrev(std::string_view target) override {
+    status_ = absl::OkStatus();  // a new position starts afresh
     if (o_.upper_bound && target >= std::string_view(*o_.upper_bound)) {
       SeekToLast();
       return;
