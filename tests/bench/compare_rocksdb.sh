@@ -21,7 +21,13 @@
 #
 # Sequence, for each engine in turn per phase: fillseq on a fresh database;
 # fillrandom on a fresh database; then, with --use_existing_db=1, overwrite,
-# readrandom, seekrandom, readseq and readwhilewriting on that database.
+# readrandom, seekrandom, readseq and readwhilewriting on that database;
+# last, mergerandom on a fresh database: NUM merges of a counter increment on
+# random keys among NUM, on THREADS threads. The two counters differ in form:
+# Cairn's "add" operator takes decimal text (the operand is "1", 1 byte),
+# RocksDB's uint64add takes 8-byte binary integers (--merge_operator=uint64add
+# with --value_size=8, so that its operands are valid: db_bench merges
+# value_size bytes of its value generator).
 # Settings shared by both: 16-byte keys, 100-byte values (half compressible),
 # --compression_type=none, WAL on (--disable_wal=0), --sync=$SYNC,
 # --bloom_bits=10 (db_bench's default is no filter: we pass 10 to both), the
@@ -141,12 +147,14 @@ if [[ $SYNC == 1 ]]; then
   rocks_write=(--duration="$READ_SECONDS")
   cairn_write=(--duration="$READ_SECONDS")
 fi
+# RocksDB's counter: 8-byte little-endian operands (see the top).
+rocks_merge=(--merge_operator=uint64add --value_size=8)
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "compare_rocksdb: output in $LOG_DIR" \
   "(removed on success unless KEEP_LOGS=1)" >&2
 benches=(fillseq fillrandom overwrite readrandom seekrandom readseq
-         readwhilewriting)
+         readwhilewriting mergerandom)
 PHASE_SEED=$SEED
 for bench in "${benches[@]}"; do
   # A seed per phase, the same for both engines: with one seed, each phase
@@ -160,6 +168,11 @@ for bench in "${benches[@]}"; do
       run rocksdb "$bench" --use_existing_db=1 --threads="$THREADS" \
         "${rocks_write[@]}"
       run cairn "$bench" --use_existing_db=1 --threads="$THREADS" \
+        "${cairn_write[@]}" ;;
+    mergerandom)
+      run rocksdb "$bench" --use_existing_db=0 --threads="$THREADS" \
+        "${rocks_merge[@]}" "${rocks_write[@]}"
+      run cairn "$bench" --use_existing_db=0 --threads="$THREADS" \
         "${cairn_write[@]}" ;;
     readseq)
       run rocksdb "$bench" --use_existing_db=1 --threads="$THREADS" --reads="$NUM"
@@ -193,7 +206,10 @@ for bench in "${benches[@]}"; do
     "${P99[rocksdb.$bench]}" "${P99[cairn.$bench]}"
 done
 echo "(p99 in microseconds per op; ratio = Cairn / RocksDB ops/s;"
-echo " readwhilewriting: the readers' figures, one extra writer thread)"
+echo " readwhilewriting: the readers' figures, one extra writer thread;"
+echo " mergerandom: fresh database, counter increments on random keys;" \
+  "Cairn: add, decimal operand \"1\";"
+echo " RocksDB: uint64add, 8-byte binary operands (--value_size=8))"
 if grep -qh "Assertions are enabled" "$LOG_DIR"/rocksdb-*.log; then
   echo "note: this db_bench says it was built with assertions enabled," \
     "which slows RocksDB down"

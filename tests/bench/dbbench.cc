@@ -14,6 +14,24 @@
 // and a line of per-op latency percentiles in microseconds, timed with
 // steady_clock and kept in a log-linear histogram (latency_histogram.h).
 //
+// Read-modify-write benchmarks (Cairn's own where db_bench has none):
+//   mergerandom  Merge(key, "add", "1") on random keys among --merge_keys
+//                (-1: --num). Like db_bench's mergerandom it runs --reads ops
+//                (--num unless --reads is given). Cairn's add takes decimal
+//                text, so the operand is the 1-byte "1"; db_bench's uint64add
+//                takes 8-byte binary integers (run it with --value_size=8).
+//   txnrandom    each op is one optimistic transaction that Gets --txn_keys
+//                (default 4) random keys among --txn_keyspace (0: --num) and
+//                Puts each back (the value read, or a new value if absent),
+//                then commits; a transaction that aborts on a conflict is
+//                retried with the same keys until it commits. ops/sec counts
+//                committed transactions (latency includes the retries); the
+//                result line adds the aborts. Runs --reads transactions per
+//                thread, on --threads threads. The key space sets the
+//                conflict rate: e.g. --txn_keyspace=100 with 2 threads
+//                conflicts often, 1000000 almost never. Fill the keys first
+//                (fillseq) for the Gets to find values.
+//
 // Where it departs from db_bench: --duration caps a benchmark (it stops at
 // its op count or after that many seconds, whichever comes first, where
 // db_bench's random benchmarks run for the whole duration); fill benchmarks
@@ -49,6 +67,7 @@
 #include "cairn/storage/iterator.h"
 #include "cairn/storage/options.h"
 #include "cairn/storage/statistics.h"
+#include "cairn/storage/transaction.h"
 #include "latency_histogram.h"
 
 namespace cairn::storage {
@@ -78,6 +97,9 @@ struct Flags {
   int64_t seek_nexts = 0;
   int64_t duration = 0;  // seconds; 0: no cap
   int64_t stats = 0;
+  int64_t merge_keys = -1;   // -1: num
+  int64_t txn_keys = 4;      // keys each txnrandom transaction reads, writes
+  int64_t txn_keyspace = 0;  // 0: num
 };
 
 [[noreturn]] void Die(const std::string& what) {
@@ -113,6 +135,9 @@ void ParseFlags(int argc, char** argv, Flags* f) {
       {"seek_nexts", {&f->seek_nexts, 0, kBig}},
       {"duration", {&f->duration, 0, kBig}},
       {"stats", {&f->stats, 0, 1}},
+      {"merge_keys", {&f->merge_keys, -1, kBig}},
+      {"txn_keys", {&f->txn_keys, 1, 1 << 20}},
+      {"txn_keyspace", {&f->txn_keyspace, 0, kBig}},
   };
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -143,6 +168,8 @@ void ParseFlags(int argc, char** argv, Flags* f) {
     }
   }
   if (f->reads < 0) f->reads = f->num;
+  if (f->merge_keys < 0) f->merge_keys = f->num;
+  if (f->txn_keyspace == 0) f->txn_keyspace = f->num;
 }
 
 // splitmix64: cheap, good enough to pick uniform key numbers.
@@ -201,6 +228,8 @@ struct ThreadState {
   uint64_t done = 0;
   uint64_t found = 0;
   uint64_t bytes = 0;
+  uint64_t aborts = 0;  // txnrandom: transactions retried after a conflict
+  std::vector<uint64_t> txn_keys;
   bench::LatencyHistogram hist;
   Clock::time_point start, finish;
 };
@@ -213,10 +242,6 @@ class Benchmark {
   void Run() {
     std::vector<std::string> names = Split(flags_.benchmarks);
     for (const std::string& name : names) {
-      if (name == "mergerandom") {
-        Die("mergerandom: Cairn has no merge operator yet; drop it from "
-            "--benchmarks");
-      }
       if (!Known(name)) Die("unknown benchmark '" + name + "'");
     }
     if (flags_.seed == 0) {
@@ -257,8 +282,9 @@ class Benchmark {
   }
 
   static bool Known(const std::string& name) {
-    for (const char* n : {"fillseq", "fillrandom", "overwrite", "readrandom",
-                          "seekrandom", "readseq", "readwhilewriting"}) {
+    for (const char* n :
+         {"fillseq", "fillrandom", "overwrite", "readrandom", "seekrandom",
+          "readseq", "readwhilewriting", "mergerandom", "txnrandom"}) {
       if (name == n) return true;
     }
     return false;
@@ -284,6 +310,14 @@ class Benchmark {
       });
     } else if (name == "readseq") {
       RunThreads(name, reads, [this](ThreadState* t) { return ScanNext(t); });
+    } else if (name == "mergerandom") {
+      const uint64_t keys = static_cast<uint64_t>(flags_.merge_keys);
+      RunThreads(name, reads, [this, keys](ThreadState* t) {
+        return MergeKey(t, t->rand.Uniform(keys));
+      });
+    } else if (name == "txnrandom") {
+      RunThreads(name, reads,
+                 [this](ThreadState* t) { return RandomTransaction(t); });
     }
   }
 
@@ -296,6 +330,54 @@ class Benchmark {
     if (!seq.ok()) DieStatus("Put", seq.status());
     t->bytes += t->key.size() + flags_.value_size;
     return true;
+  }
+
+  bool MergeKey(ThreadState* t, uint64_t n) {
+    EncodeKey(n, &t->key);
+    WriteOptions wo;
+    wo.sync = flags_.sync != 0;
+    auto seq = db_->Merge(wo, t->key, "add", "1");
+    if (!seq.ok()) DieStatus("Merge", seq.status());
+    t->bytes += t->key.size() + 1;
+    return true;
+  }
+
+  // One committed transaction: reads --txn_keys random keys and writes each
+  // back, retrying with the same keys while commits abort.
+  bool RandomTransaction(ThreadState* t) {
+    const uint64_t keyspace = static_cast<uint64_t>(flags_.txn_keyspace);
+    t->txn_keys.resize(static_cast<size_t>(flags_.txn_keys));
+    for (uint64_t& n : t->txn_keys) n = t->rand.Uniform(keyspace);
+    WriteOptions wo;
+    wo.sync = flags_.sync != 0;
+    for (;;) {
+      std::unique_ptr<Transaction> txn = db_->BeginTransaction();
+      uint64_t found = 0, bytes = 0;
+      for (uint64_t n : t->txn_keys) {
+        EncodeKey(n, &t->key);
+        absl::StatusOr<GetResult> r = txn->Get(t->key);
+        std::string_view value;
+        if (r.ok()) {
+          ++found;
+          value = r->value;
+        } else if (absl::IsNotFound(r.status())) {
+          value = values_.Get(&t->value_pos, flags_.value_size);
+        } else {
+          DieStatus("transaction Get", r.status());
+        }
+        absl::Status s = txn->Put(t->key, value);
+        if (!s.ok()) DieStatus("transaction Put", s);
+        bytes += t->key.size() + value.size();
+      }
+      absl::StatusOr<uint64_t> seq = txn->Commit(wo);
+      if (seq.ok()) {
+        t->found += found;
+        t->bytes += bytes;
+        return true;
+      }
+      if (!absl::IsAborted(seq.status())) DieStatus("Commit", seq.status());
+      ++t->aborts;
+    }
   }
 
   bool ReadKey(ThreadState* t, uint64_t n) {
@@ -416,7 +498,7 @@ class Benchmark {
   }
 
   void Report(const std::string& name, std::span<const ThreadState> ts) {
-    uint64_t done = 0, found = 0, bytes = 0;
+    uint64_t done = 0, found = 0, bytes = 0, aborts = 0;
     double busy = 0;
     bench::LatencyHistogram hist;
     Clock::time_point first = ts[0].start, last = ts[0].finish;
@@ -424,6 +506,7 @@ class Benchmark {
       done += t.done;
       found += t.found;
       bytes += t.bytes;
+      aborts += t.aborts;
       busy += std::chrono::duration<double>(t.finish - t.start).count();
       hist.Merge(t.hist);
       first = std::min(first, t.start);
@@ -432,7 +515,7 @@ class Benchmark {
     double elapsed = std::chrono::duration<double>(last - first).count();
     if (done == 0) done = 1;
     std::string extra;
-    char buf[128];
+    char buf[256];
     if (bytes > 0 && elapsed > 0) {
       std::snprintf(buf, sizeof(buf), " %6.1f MB/s",
                     bytes / 1048576.0 / elapsed);
@@ -443,6 +526,15 @@ class Benchmark {
     if (lookups) {
       std::snprintf(buf, sizeof(buf), " (%" PRIu64 " of %" PRIu64 " found)",
                     found, done);
+      extra += buf;
+    }
+    if (name == "txnrandom") {
+      std::snprintf(buf, sizeof(buf),
+                    " (%" PRIu64 " commits, %" PRIu64
+                    " aborts: %.2f%% of attempts; %" PRIu64 " of %" PRIu64
+                    " gets found)",
+                    done, aborts, 100.0 * aborts / (done + aborts), found,
+                    done * static_cast<uint64_t>(flags_.txn_keys));
       extra += buf;
     }
     std::printf("%-12s : %11.3f micros/op %" PRIu64 " ops/sec;%s\n",
@@ -538,6 +630,11 @@ class Benchmark {
                 " bits/key, write buffer %" PRId64 " bytes\n",
                 flags_.cache_size, flags_.bloom_bits, flags_.write_buffer_size);
     std::printf("Threads:    %" PRId64 "\n", flags_.threads);
+    if (flags_.benchmarks.find("txnrandom") != std::string::npos) {
+      std::printf("Txn:        %" PRId64 " keys per transaction of %" PRId64
+                  " keys\n",
+                  flags_.txn_keys, flags_.txn_keyspace);
+    }
     std::printf("DB path:    [%s]\n", flags_.db.c_str());
     std::printf("------------------------------------------------\n");
     std::fflush(stdout);
