@@ -21,6 +21,16 @@ std::optional<std::string> PrefixSuccessor(std::string_view prefix) {
   return std::nullopt;
 }
 
+void ApplyPrefix(const std::optional<std::string>& prefix,
+                 std::optional<std::string>* lower,
+                 std::optional<std::string>* upper) {
+  if (!prefix) return;
+  if (!*lower || **lower < *prefix) *lower = *prefix;
+  if (auto succ = PrefixSuccessor(*prefix)) {
+    if (!*upper || *succ < **upper) *upper = *succ;
+  }
+}
+
 namespace {
 
 // Forward iteration serves a plain value straight from the internal
@@ -174,6 +184,24 @@ class DBIter final : public Iterator {
     return expiry;
   }
 
+  // iter_ is at a Put of either kind: its value becomes the base (if it
+  // has not expired). False for any other type.
+  bool TakeBase(uint8_t type, bool* base_present) {
+    if (type == kTypeValue) {
+      base_.assign(iter_->value());
+      *base_present = true;
+    } else if (type == kTypeValueWithExpiry) {
+      if (auto expiry = LiveExpiry(iter_->value())) {
+        base_.assign(iter_->value().substr(kExpirySize));
+        *base_present = true;
+        expiry_ = *expiry;
+      }
+    } else {
+      return false;
+    }
+    return true;
+  }
+
   // Folds operands_ (oldest first) over the base into saved_value_.
   bool Fold(bool base_present) {
     std::vector<std::string_view> oldest_first(operands_.begin(),
@@ -202,18 +230,7 @@ class DBIter final : public Iterator {
         newest_first.emplace_back(iter_->value());
         continue;
       }
-      if (k.type == kTypeValue) {
-        base_.assign(iter_->value());
-        base_present = true;
-      } else if (k.type == kTypeValueWithExpiry) {
-        if (auto expiry = LiveExpiry(iter_->value())) {
-          base_.assign(iter_->value().substr(kExpirySize));
-          base_present = true;
-          expiry_ = *expiry;
-        }
-      } else {
-        return Unsupported();
-      }
+      if (!TakeBase(k.type, &base_present)) return Unsupported();
       break;
     }
     if (!iter_->status().ok()) return false;
@@ -304,19 +321,8 @@ class DBIter final : public Iterator {
           operands_.clear();
           base_present = false;
           expiry_ = 0;
-          if (Covered(k.user_key, k.sequence) || k.type == kTypeDeletion ||
-              k.type == kTypeMerge) {
-            // absent
-          } else if (k.type == kTypeValue) {
-            base_.assign(iter_->value());
-            base_present = true;
-          } else if (k.type == kTypeValueWithExpiry) {
-            if (auto expiry = LiveExpiry(iter_->value())) {
-              base_.assign(iter_->value().substr(kExpirySize));
-              base_present = true;
-              expiry_ = *expiry;
-            }
-          } else {
+          if (!Covered(k.user_key, k.sequence) && k.type != kTypeDeletion &&
+              k.type != kTypeMerge && !TakeBase(k.type, &base_present)) {
             Unsupported();
             return;
           }

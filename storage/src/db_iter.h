@@ -40,6 +40,12 @@ std::unique_ptr<Iterator> NewDBIterator(
 // nullopt if there is none (prefix is all 0xff).
 std::optional<std::string> PrefixSuccessor(std::string_view prefix);
 
+// Narrows the bounds [*lower, *upper) to the keys starting with prefix (if
+// set).
+void ApplyPrefix(const std::optional<std::string>& prefix,
+                 std::optional<std::string>* lower,
+                 std::optional<std::string>* upper);
+
 }  // namespace cairn::storage
 
 #endif  // CAIRN_STORAGE_DB_ITER_H_

@@ -140,14 +140,7 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
   }
   o.lower_bound = options.lower_bound;
   o.upper_bound = options.upper_bound;
-  if (options.prefix) {
-    if (!o.lower_bound || *o.lower_bound < *options.prefix) {
-      o.lower_bound = *options.prefix;
-    }
-    if (auto succ = PrefixSuccessor(*options.prefix)) {
-      if (!o.upper_bound || *succ < *o.upper_bound) o.upper_bound = *succ;
-    }
-  }
+  ApplyPrefix(options.prefix, &o.lower_bound, &o.upper_bound);
   stats_.Add(Ticker::kIterSeeks);
 
   std::vector<std::unique_ptr<InternalIterator>> children;

@@ -48,17 +48,10 @@ class TransactionImpl final : public Transaction {
     ReadOptions ro = options;
     ro.snapshot = snapshot_;
     TxnIteratorOptions o;
-    // The DB iterator folds prefix into its bounds; do the same here.
+    // The DB iterator folds prefix into its bounds; so does this one.
     o.lower_bound = options.lower_bound;
     o.upper_bound = options.upper_bound;
-    if (options.prefix) {
-      if (!o.lower_bound || *o.lower_bound < *options.prefix) {
-        o.lower_bound = *options.prefix;
-      }
-      if (auto succ = PrefixSuccessor(*options.prefix)) {
-        if (!o.upper_bound || *succ < *o.upper_bound) o.upper_bound = *succ;
-      }
-    }
+    ApplyPrefix(options.prefix, &o.lower_bound, &o.upper_bound);
     o.writes = &writes_;
     o.merges = db_->merges_.get();
     o.now_micros = db_->NowMicros();

@@ -32,11 +32,6 @@ using testing::OpenOrDie;
 using testing::SmallOptions;
 using testing::TempDir;
 
-uint64_t EnvOr(const char* name, uint64_t def) {
-  const char* v = std::getenv(name);
-  return v ? std::strtoull(v, nullptr, 10) : def;
-}
-
 // What a read of one key returned, printable: "value@seq", "<absent>" or
 // "<CODE>".
 std::string Show(const absl::StatusOr<GetResult>& r) {
@@ -788,20 +783,13 @@ class MergeModelRun {
 };
 
 TEST(DBMergeModel, RandomOperationsMatchANaiveFold) {
-  const uint64_t ops = EnvOr("CAIRN_STORAGE_MERGE_OPS", 2000);
-  std::vector<uint64_t> seeds;
-  if (std::getenv("CAIRN_STORAGE_MERGE_SEED")) {
-    seeds.push_back(EnvOr("CAIRN_STORAGE_MERGE_SEED", 0));
-  } else {
-    for (uint64_t i = 0; i < EnvOr("CAIRN_STORAGE_MERGE_SEEDS", 3); ++i) {
-      seeds.push_back(1000 + i);
-    }
-  }
-  for (uint64_t seed : seeds) {
+  const testing::ModelSettings m =
+      testing::ModelSettingsFromEnv("CAIRN_STORAGE_MERGE", 2000, 1000);
+  for (uint64_t seed : m.seeds) {
     SCOPED_TRACE(absl::StrFormat("CAIRN_STORAGE_MERGE_SEED=%d", seed));
     TempDir dir;
     MergeModelRun run(seed, dir.path());
-    for (uint64_t i = 0; i < ops; ++i) {
+    for (uint64_t i = 0; i < m.ops; ++i) {
       SCOPED_TRACE(absl::StrFormat("operation %d", i));
       run.Step();
       if (i % 150 == 149) run.Check();

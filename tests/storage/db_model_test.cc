@@ -69,11 +69,6 @@ using View = std::map<std::string, Visible>;  // keys that are not absent
 
 constexpr int64_t kStartMicros = 1'700'000'000'000'000;  // Nov 2023
 
-uint64_t EnvOr(const char* name, uint64_t def) {
-  const char* v = std::getenv(name);
-  return v ? std::strtoull(v, nullptr, 10) : def;
-}
-
 // Canonical decimal int64 text: "-?(0|[1-9][0-9]*)", not "-0", in range.
 std::optional<int64_t> ParseInt(const std::string& s) {
   const size_t digits = !s.empty() && s[0] == '-' ? 1 : 0;
@@ -688,20 +683,13 @@ class ModelRun {
 };
 
 TEST(DBModel, RandomOperationsMatchStdMap) {
-  const uint64_t ops = EnvOr("CAIRN_STORAGE_MODEL_OPS", 3000);
-  std::vector<uint64_t> seeds;
-  if (std::getenv("CAIRN_STORAGE_MODEL_SEED")) {
-    seeds.push_back(EnvOr("CAIRN_STORAGE_MODEL_SEED", 0));
-  } else {
-    const uint64_t n = EnvOr("CAIRN_STORAGE_MODEL_SEEDS", 3);
-    const uint64_t base = std::random_device{}();
-    for (uint64_t i = 0; i < n; ++i) seeds.push_back(base + i);
-  }
-  for (uint64_t seed : seeds) {
+  const testing::ModelSettings m =
+      testing::ModelSettingsFromEnv("CAIRN_STORAGE_MODEL", 3000, 0);
+  for (uint64_t seed : m.seeds) {
     SCOPED_TRACE(absl::StrFormat("CAIRN_STORAGE_MODEL_SEED=%d", seed));
     testing::TempDir dir;
     ModelRun run(seed, dir.path());
-    for (uint64_t i = 0; i < ops; ++i) {
+    for (uint64_t i = 0; i < m.ops; ++i) {
       SCOPED_TRACE(absl::StrFormat("operation %d", i));
       run.Step();
       if (::testing::Test::HasFatalFailure()) return;

@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "cairn/storage/db.h"
 #include "gtest/gtest.h"
@@ -60,6 +62,37 @@ inline std::map<std::string, std::string> Contents(DB* db,
   }
   EXPECT_TRUE(it->status().ok()) << it->status();
   return out;
+}
+
+// An unsigned number from the environment, or def.
+inline uint64_t EnvOr(const char* name, uint64_t def) {
+  const char* v = std::getenv(name);
+  return v ? std::strtoull(v, nullptr, 10) : def;
+}
+
+// How long and with which seeds a randomized model test runs:
+// <prefix>_OPS operations per seed (default default_ops); the one seed
+// <prefix>_SEED if set, else <prefix>_SEEDS seeds (default 3) counting up
+// from first_seed (0: from a random one).
+struct ModelSettings {
+  uint64_t ops = 0;
+  std::vector<uint64_t> seeds;
+};
+inline ModelSettings ModelSettingsFromEnv(const std::string& prefix,
+                                          uint64_t default_ops,
+                                          uint64_t first_seed) {
+  ModelSettings m;
+  m.ops = EnvOr((prefix + "_OPS").c_str(), default_ops);
+  const std::string one = prefix + "_SEED";
+  if (std::getenv(one.c_str()) != nullptr) {
+    m.seeds.push_back(EnvOr(one.c_str(), 0));
+    return m;
+  }
+  const uint64_t n = EnvOr((prefix + "_SEEDS").c_str(), 3);
+  const uint64_t base =
+      first_seed != 0 ? first_seed : uint64_t{std::random_device{}()};
+  for (uint64_t i = 0; i < n; ++i) m.seeds.push_back(base + i);
+  return m;
 }
 
 }  // namespace cairn::storage::testing

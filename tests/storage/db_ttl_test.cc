@@ -34,11 +34,6 @@ using testing::TempDir;
 constexpr int64_t kStart = 1'700'000'000'000'000;  // micros since the epoch
 constexpr int64_t kSecond = 1'000'000;
 
-uint64_t EnvOr(const char* name, uint64_t def) {
-  const char* v = std::getenv(name);
-  return v ? std::strtoull(v, nullptr, 10) : def;
-}
-
 // "value@seq~expires_at", "<absent>" or "<CODE>".
 std::string Show(const absl::StatusOr<GetResult>& r) {
   if (r.ok()) {
@@ -663,20 +658,13 @@ class TtlModelRun {
 };
 
 TEST(DBTtlModel, RandomOperationsWithAMovingClockMatchAModel) {
-  const uint64_t ops = EnvOr("CAIRN_STORAGE_TTL_OPS", 2000);
-  std::vector<uint64_t> seeds;
-  if (std::getenv("CAIRN_STORAGE_TTL_SEED")) {
-    seeds.push_back(EnvOr("CAIRN_STORAGE_TTL_SEED", 0));
-  } else {
-    for (uint64_t i = 0; i < EnvOr("CAIRN_STORAGE_TTL_SEEDS", 3); ++i) {
-      seeds.push_back(2000 + i);
-    }
-  }
-  for (uint64_t seed : seeds) {
+  const testing::ModelSettings m =
+      testing::ModelSettingsFromEnv("CAIRN_STORAGE_TTL", 2000, 2000);
+  for (uint64_t seed : m.seeds) {
     SCOPED_TRACE(absl::StrFormat("CAIRN_STORAGE_TTL_SEED=%d", seed));
     TempDir dir;
     TtlModelRun run(seed, dir.path());
-    for (uint64_t i = 0; i < ops; ++i) {
+    for (uint64_t i = 0; i < m.ops; ++i) {
       SCOPED_TRACE(absl::StrFormat("operation %d", i));
       run.Step();
       if (i % 50 == 49) run.Check();
