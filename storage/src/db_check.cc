@@ -63,8 +63,7 @@ std::optional<int> FailedConditionIndex(const absl::Status& status) {
 }
 
 absl::Status DBImpl::RunWriteCheck(const WriteCheck& check,
-                                   const SuperVersion& sv) {
-  const uint64_t seq = LastSequence();
+                                   const SuperVersion& sv, uint64_t seq) {
   const uint64_t now = NowMicros();
   if (check.conditions != nullptr) {
     for (size_t i = 0; i < check.conditions->size(); ++i) {

@@ -139,8 +139,10 @@ class DBImpl final : public DB {
   absl::Status CheckFreeSpace();
 
   // --- conditions and transaction conflicts (db_check.cc) ---
-  // Runs a leader's check against sv at the last sequence.
-  absl::Status RunWriteCheck(const WriteCheck& check, const SuperVersion& sv);
+  // Runs a check against sv, reading at seq (everything written before the
+  // checked batch).
+  absl::Status RunWriteCheck(const WriteCheck& check, const SuperVersion& sv,
+                             uint64_t seq);
   // The newest sequence at which key changed: its newest version or a
   // range tombstone covering it, looking only at sources holding sequences
   // above `since` (0 if none there).

@@ -15,7 +15,7 @@ struct DBImpl::Writer {
   const WriteBatch* batch = nullptr;
   WriteOptions options;
   // Checked by the leader against the latest state before the batch is
-  // written (null: none). A writer with a check always leads its group.
+  // written (null: none), with every write before it in place.
   const WriteCheck* check = nullptr;
   bool done = false;
   absl::Status status;
@@ -139,74 +139,81 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
   group.assign(1, &w);
   if (status.ok()) {
     uint64_t group_bytes = bytes;
+    bool any_check = w.check != nullptr;
     for (size_t i = 1; i < writers_.size(); ++i) {
       Writer* next = writers_[i];
       group_bytes += next->batch->ByteSize();
-      if (group_bytes > kMaxGroupBytes || next->check != nullptr) break;
+      if (group_bytes > kMaxGroupBytes) break;
       group.push_back(next);
+      any_check |= next->check != nullptr;
     }
     bool need_sync = false;
     for (Writer* g : group) need_sync |= g->options.sync;
     std::shared_ptr<MemTable> mem = mem_;
     std::shared_ptr<SuperVersion> sv;
-    if (w.check != nullptr) sv = super_version_;  // holds every write so far
+    if (any_check) sv = super_version_;  // holds mem and every older write
     writing_memtable_ = true;
     lock.unlock();
 
-    // The leader's conditions see every earlier write and no later one:
-    // writers behind it wait until its batch is in the memtable.
-    bool skip_leader = false;
-    if (w.check != nullptr) {
-      w.status = RunWriteCheck(*w.check, *sv);
-      skip_leader = !w.status.ok();
-      sv.reset();
-    }
-
-    // WAL: one record per batch, one sync for the group.
+    // WAL: one record per batch, one sync for the group. Then the memtable,
+    // in order. A member with a check (conditions, a transaction commit)
+    // is checked just before its append, against every write before it:
+    // the published ones and the members ahead of it, which are put into
+    // the memtable first (readers do not see them until the group's last
+    // sequence is published).
     const uint64_t commit_micros = absl::ToUnixMicros(options_.clock());
     std::vector<uint64_t>& first_seqs = first_seqs_;
     first_seqs.assign(group.size(), 0);
     absl::Status io_error;
     WriteBatch& stamped = stamp_;
+    uint64_t last_seq = 0;  // last sequence given out in this group
+    size_t applied = 0;     // members [0, applied) are in the memtable
+    uint64_t keys = 0, data_bytes = 0;
+    auto apply_upto = [&](size_t end) {
+      for (; applied < end; ++applied) {
+        Writer* g = group[applied];
+        if (first_seqs[applied] == 0) continue;
+        const WriteBatch& b = *g->batch;
+        ApplyToMemtable(b, first_seqs[applied], mem.get()).IgnoreError();
+        g->seq = first_seqs[applied] + b.Count() - 1;
+        keys += b.Count();
+        data_bytes += b.DataBytes();
+      }
+    };
     for (size_t i = 0; i < group.size(); ++i) {
-      if ((i == 0 && skip_leader) || group[i]->batch->Count() == 0) continue;
+      Writer* g = group[i];
+      // Unless it is written: the sequence it saw (empty batches, failed
+      // checks, batches the WAL refused).
+      g->seq = last_seq != 0 ? last_seq : LastSequence();
+      if (g->check != nullptr) {
+        apply_upto(i);
+        g->status = RunWriteCheck(*g->check, *sv,
+                                  last_seq != 0 ? last_seq : LastSequence());
+        if (!g->status.ok()) continue;
+      }
+      if (g->batch->Count() == 0) continue;
       if (absl::Status s =
-              WriteBatch::FromPayload(group[i]->batch->Payload(), &stamped);
+              WriteBatch::FromPayload(g->batch->Payload(), &stamped);
           !s.ok()) {
-        group[i]->status = s;
+        g->status = s;
         continue;
       }
       stamped.SetCommitMicros(commit_micros);
-      auto r = log_->Append(stamped.Payload(), group[i]->batch->Count());
+      auto r = log_->Append(stamped.Payload(), g->batch->Count());
       if (!r.ok()) {
         if (absl::IsInvalidArgument(r.status())) {
-          group[i]->status = r.status();
+          g->status = r.status();
           continue;
         }
         io_error = r.status();
         break;
       }
       first_seqs[i] = r->first_seq;
+      last_seq = r->first_seq + g->batch->Count() - 1;
     }
+    sv.reset();
     if (io_error.ok() && need_sync) io_error = log_->Sync();
-    uint64_t last_seq = 0;
-    uint64_t keys = 0, data_bytes = 0;
-    if (io_error.ok()) {
-      for (size_t i = 0; i < group.size(); ++i) {
-        if (first_seqs[i] == 0) {
-          // Not written (empty, failed check or refused by the WAL): the
-          // sequence it saw.
-          group[i]->seq = last_seq != 0 ? last_seq : LastSequence();
-          continue;
-        }
-        const WriteBatch& b = *group[i]->batch;
-        ApplyToMemtable(b, first_seqs[i], mem.get()).IgnoreError();
-        group[i]->seq = first_seqs[i] + b.Count() - 1;
-        last_seq = group[i]->seq;
-        keys += b.Count();
-        data_bytes += b.DataBytes();
-      }
-    }
+    if (io_error.ok()) apply_upto(group.size());
     for (EventListener* l : options_.listeners) {
       l->OnWriteGroup(group.size(), data_bytes);
     }
@@ -214,8 +221,9 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
     writing_memtable_ = false;
     write_cv_.notify_all();
     if (!io_error.ok()) {
-      // The WAL may hold some of these records; the memtable holds none.
-      // Later writes cannot be ordered after them safely: read-only.
+      // The WAL may hold some of these records, the memtable some (never
+      // published). Later writes cannot be ordered after them safely:
+      // read-only.
       SetBackgroundError(io_error);
       for (Writer* g : group) g->status = io_error;
     } else if (last_seq != 0) {
