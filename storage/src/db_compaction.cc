@@ -233,7 +233,7 @@ absl::Status DBImpl::RunCompaction(std::unique_lock<std::mutex>& lock,
     SetBackgroundError(s);
   }
   DeleteObsoleteFiles(lock);
-  bg_done_cv_.notify_all();
+  NotifyBackgroundDone();
   bg_cv_.notify_all();  // the new shape may call for more work
   lock.unlock();
   for (EventListener* l : options_.listeners) l->OnCompactionEnd(info);
@@ -406,7 +406,7 @@ absl::Status DBImpl::CompactRange(const std::string* begin,
   --manual_compactions_;
   manual_running_ = false;
   if (!s.ok() && !shutting_down_) SetBackgroundError(s);
-  bg_done_cv_.notify_all();
+  NotifyBackgroundDone();
   bg_cv_.notify_all();
   return s;
 }

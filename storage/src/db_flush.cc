@@ -18,7 +18,7 @@ void DBImpl::FlushThread() {
     }
     absl::Status s = FlushOneMemtable(lock);
     if (!s.ok() && !shutting_down_) SetBackgroundError(s);
-    bg_done_cv_.notify_all();
+    NotifyBackgroundDone();
     MaybeScheduleCompaction();
   }
 }
@@ -180,7 +180,7 @@ void DBImpl::DeleteObsoleteFiles(std::unique_lock<std::mutex>& lock) {
 void DBImpl::SetBackgroundError(const absl::Status& s) {
   if (s.ok() || !background_error_.ok()) return;
   background_error_ = s;
-  bg_done_cv_.notify_all();
+  NotifyBackgroundDone();
   bg_cv_.notify_all();
   for (EventListener* l : options_.listeners) l->OnBackgroundError(s);
 }

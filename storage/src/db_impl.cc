@@ -254,7 +254,7 @@ absl::Status DBImpl::Close() {
   // Stalled writers wake up and fail (shutting_down_); queued ones follow.
   bg_cv_.notify_all();
   while (!writers_.empty()) {
-    bg_done_cv_.notify_all();
+    NotifyBackgroundDone();
     bg_done_cv_.wait_for(lock, std::chrono::milliseconds(1));
   }
   lock.unlock();
@@ -272,6 +272,13 @@ absl::Status DBImpl::Close() {
   lock.unlock();
   lock_file_.reset();
   return s;
+}
+
+void DBImpl::StopWrites() {
+  std::lock_guard<std::mutex> lock(mu_);
+  writes_stopped_ = true;
+  // Writers waiting on a stall wake up, see the flag and fail.
+  NotifyBackgroundDone();
 }
 
 DBStats DBImpl::GetStats() {

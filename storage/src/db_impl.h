@@ -107,6 +107,7 @@ class DBImpl final : public DB {
   const Statistics& statistics() const override { return stats_; }
   wal::Log* wal() override { return log_.get(); }
   absl::Status Close() override;
+  void StopWrites() override;
 
  private:
   struct Writer;
@@ -194,6 +195,11 @@ class DBImpl final : public DB {
                                      uint64_t* dropped);
   void DeleteObsoleteFiles(std::unique_lock<std::mutex>& lock);
   void SetBackgroundError(const absl::Status& s);   // mu_ held
+  // Wakes writers waiting for background progress (bg_done_cv_). mu_ held.
+  void NotifyBackgroundDone() {
+    ++bg_done_events_;
+    bg_done_cv_.notify_all();
+  }
   std::vector<uint64_t> SnapshotSequences() const;  // mu_ held, ascending
   void MaybeScheduleCompaction();                   // mu_ held
 
@@ -239,8 +245,12 @@ class DBImpl final : public DB {
 
   std::condition_variable bg_cv_;       // work for background threads
   std::condition_variable bg_done_cv_;  // a background job finished
+  // Counts NotifyBackgroundDone calls, so that a writer that released mu_
+  // before waiting on bg_done_cv_ cannot miss a signal sent meanwhile.
+  uint64_t bg_done_events_ = 0;
   std::vector<std::thread> threads_;
   bool shutting_down_ = false;
+  bool writes_stopped_ = false;  // StopWrites() was called
   std::atomic<bool> shutting_down_flag_{false};  // readable without mu_
   std::vector<std::string> compact_pointer_;     // per level, round-robin
   bool closed_ = false;

@@ -295,6 +295,9 @@ absl::Status DBImpl::MakeRoomForWrite(std::unique_lock<std::mutex>& lock,
   while (true) {
     if (!background_error_.ok()) return background_error_;
     if (shutting_down_) return absl::UnavailableError("DB is closing");
+    if (writes_stopped_) {
+      return absl::UnavailableError("DB is closing: writes are stopped");
+    }
     if (absl::Status s = CheckFreeSpace(); !s.ok()) {
       stats_.Add(Ticker::kWritesRejected);
       return s;
@@ -391,18 +394,21 @@ absl::Status DBImpl::WaitForStall(std::unique_lock<std::mutex>& lock,
         StallReasonName(reason)));
   }
   const absl::Time start = absl::Now();
+  // Any signal from here on ends the wait, including one sent while mu_ is
+  // released for the listeners.
+  const uint64_t events = bg_done_events_;
+  auto progressed = [&] { return bg_done_events_ != events; };
   lock.unlock();
   for (EventListener* l : options_.listeners) l->OnStallBegin(reason);
   lock.lock();
   MaybeScheduleCompaction();
   bg_cv_.notify_all();
-  const auto deadline = absl::ToChronoTime(options.deadline);
   bool timed_out = false;
   if (options.deadline == absl::InfiniteFuture()) {
-    bg_done_cv_.wait(lock);
+    bg_done_cv_.wait(lock, progressed);
   } else {
-    timed_out =
-        bg_done_cv_.wait_until(lock, deadline) == std::cv_status::timeout;
+    timed_out = !bg_done_cv_.wait_until(
+        lock, absl::ToChronoTime(options.deadline), progressed);
   }
   const absl::Duration waited = absl::Now() - start;
   stats_.AddStall(reason, absl::ToInt64Microseconds(waited));

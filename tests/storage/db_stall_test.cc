@@ -81,6 +81,31 @@ TEST(DBStall, CloseWakesAStalledWriter) {
   EXPECT_TRUE(absl::IsUnavailable(stalled)) << stalled;
 }
 
+TEST(DBStall, StopWritesFailsStalledAndNewWritersButKeepsReads) {
+  TempDir dir;
+  auto db = testing::OpenOrDie(StallOptions(), dir.path());
+  MakeL0Files(db.get(), 3);
+  absl::Status stalled;
+  std::thread writer([&] { stalled = db->Put({}, "never", "v").status(); });
+  for (int i = 0; i < 500 && !db->GetStats().write_stopped; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(db->GetStats().write_stopped);
+  db->StopWrites();
+  writer.join();
+  EXPECT_TRUE(absl::IsUnavailable(stalled)) << stalled;
+  // Compaction would clear the stall, but writes stay refused.
+  ASSERT_TRUE(db->CompactRange(nullptr, nullptr).ok());
+  EXPECT_TRUE(absl::IsUnavailable(db->Put({}, "later", "v").status()));
+  EXPECT_EQ(db->Get({}, "k1")->value, "v");
+  EXPECT_TRUE(absl::IsNotFound(db->Get({}, "never").status()));
+  ASSERT_TRUE(db->Close().ok());
+  // Nothing refused came back after a reopen.
+  auto again = testing::OpenOrDie(StallOptions(), dir.path());
+  EXPECT_TRUE(absl::IsNotFound(again->Get({}, "later").status()));
+  EXPECT_EQ(again->Get({}, "k2")->value, "v");
+}
+
 TEST(DBStall, SlowdownDelaysWritesToTheConfiguredRate) {
   TempDir dir;
   Options o = StallOptions();

@@ -196,6 +196,12 @@ class DB {
   // Stops background work (finishing the running job), syncs the WAL and
   // releases the lock. Later calls fail with FailedPrecondition.
   virtual absl::Status Close() = 0;
+
+  // The first step of a bounded shutdown: every write from now on, and every
+  // writer waiting on a stall, fails with UNAVAILABLE; reads go on. Close()
+  // must still be called. A server calls it when its drain deadline passes
+  // with writers still stalled.
+  virtual void StopWrites() = 0;
 };
 
 }  // namespace cairn::storage
