@@ -11,13 +11,14 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config
   libabsl-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  prometheus-cpp-dev
+  prometheus-cpp-dev libcivetweb-dev libtomlplusplus-dev
   liblz4-dev libzstd-dev libxxhash-dev libsystemd-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang libclang-rt-dev
   python3-grpcio python3-grpc-tools
+  openssl prometheus
 )
 
 want=("${build_pkgs[@]}")

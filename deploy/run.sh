@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# Builds Cairn (release preset) and starts its main program.
-# cairnd does not exist yet; until it lands this runs the WAL benchmark,
-# cairn-walbench, with its log files under ./data (extra arguments are passed
-# to it, e.g. --benchmark_filter=BM_Append).
+# Builds cairnd (release preset) and starts it with its embedded defaults:
+# data in ./data, gRPC on 127.0.0.1:7070, metrics on 127.0.0.1:7071.
+# Extra arguments are passed to cairnd (see `cairnd --help`), e.g.
+#   deploy/run.sh --durability=async --config=/etc/cairn/cairnd.toml
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release --target cairn-walbench
-mkdir -p data
-CAIRN_BENCH_DIR="$PWD/data" exec build/release/tests/bench/cairn-walbench "$@"
+cmake --build --preset release --target cairnd
+exec build/release/server/cairnd "$@"

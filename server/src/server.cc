@@ -1,0 +1,208 @@
+#include "server.h"
+
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "admin_service.h"
+#include "auth.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "kv_service.h"
+#include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
+#include "request_log.h"
+#include "service_env.h"
+#include "version.h"
+
+namespace cairn::server {
+namespace {
+
+bool IsLoopback(const std::string& addr) {
+  return absl::StartsWith(addr, "127.") || absl::StartsWith(addr, "localhost:") ||
+         absl::StartsWith(addr, "[::1]:") || absl::StartsWith(addr, "unix:");
+}
+
+}  // namespace
+
+Server::Server(const ServerConfig& config) : config_(config) {}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    const ServerConfig& config) {
+  std::unique_ptr<Server> server(new Server(config));
+  absl::Status s = server->Init();
+  if (!s.ok()) {
+    server->Shutdown().IgnoreError();
+    return s;
+  }
+  return server;
+}
+
+absl::Status Server::Init() {
+  SetLogLevel(config_.log_level);
+  const absl::Time started = absl::Now();
+
+  std::unique_ptr<TokenAuth> auth;
+  if (!config_.auth_tokens_file.empty()) {
+    absl::StatusOr<std::unique_ptr<TokenAuth>> a =
+        TokenAuth::LoadFile(config_.auth_tokens_file);
+    if (!a.ok()) return a.status();
+    auth = std::move(*a);
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
+      MakeServerCredentials(config_);
+  if (!creds.ok()) return creds.status();
+
+  metrics_ = std::make_unique<Metrics>();
+  storage::Options options = config_.engine;
+  options.listeners.push_back(metrics_->listener());
+  std::error_code ec;
+  std::filesystem::create_directories(config_.data_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "setting 'data_dir': cannot create ", config_.data_dir, ": ",
+        ec.message()));
+  }
+  absl::StatusOr<std::unique_ptr<storage::DB>> db =
+      storage::DB::Open(options, config_.data_dir);
+  if (!db.ok()) {
+    return absl::Status(db.status().code(),
+                        absl::StrCat("opening ", config_.data_dir, ": ",
+                                     db.status().message()));
+  }
+  db_ = std::move(*db);
+  metrics_->AttachDb(db_.get());
+  LogInfo("engine open", {{"data_dir", config_.data_dir},
+                          {"last_seq", absl::StrCat(db_->LastSequence())}});
+
+  env_ = std::make_unique<ServiceEnv>(db_.get(), config_, std::move(auth),
+                                      metrics_.get());
+  kv_ = std::make_unique<KvService>(env_.get());
+  admin_ = std::make_unique<AdminService>(env_.get(), started);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config_.listen, *creds, &port_);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(config_.limits.max_message_bytes));
+  builder.SetMaxSendMessageSize(
+      static_cast<int>(config_.limits.max_message_bytes));
+  // Health and reflection are synchronous services; their pollers wake this
+  // often, which bounds how long shutdown waits for them (default: 10 s).
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC,
+                              100);
+  builder.RegisterService(kv_.get());
+  builder.RegisterService(admin_.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(NewRpcMetricsInterceptorFactory(metrics_.get()));
+  if (config_.log_requests) interceptors.push_back(NewRequestLogInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  grpc_ = builder.BuildAndStart();
+  if (grpc_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "setting 'listen': cannot listen on ", config_.listen,
+        " (address in use, or not an address of this machine)"));
+  }
+  // "" stands for the whole server; the services can be asked by name too.
+  grpc::HealthCheckServiceInterface* health = grpc_->GetHealthCheckService();
+  health->SetServingStatus(true);
+  for (const char* service : {"cairn.v1.KV", "cairn.v1.Admin"}) {
+    health->SetServingStatus(service, true);
+  }
+
+  if (!config_.metrics_listen.empty()) {
+    auto health = [this]() -> std::pair<bool, std::string> {
+      if (stopping_.load()) return {false, "shutting down"};
+      return {true, "ok"};
+    };
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
+        MetricsHttpServer::Start(config_.metrics_listen, metrics_.get(), health);
+    if (!http.ok()) {
+      return absl::Status(http.status().code(),
+                          absl::StrCat("setting 'metrics_listen': ",
+                                       http.status().message()));
+    }
+    http_ = std::move(*http);
+  }
+  if (!IsLoopback(config_.listen) && config_.tls_cert_file.empty()) {
+    LogWarn("listening beyond loopback without TLS: traffic and tokens are "
+            "readable on the network",
+            {{"listen", config_.listen}});
+  }
+  housekeeping_ = std::thread([this] { Housekeeping(); });
+  LogInfo("serving", {{"version", kCairnVersion},
+                      {"listen", config_.listen},
+                      {"metrics", config_.metrics_listen},
+                      {"tls", config_.tls_cert_file.empty() ? "off" : "on"},
+                      {"mtls", config_.tls_client_ca_file.empty() ? "off" : "on"},
+                      {"auth", config_.auth_tokens_file.empty() ? "off" : "on"},
+                      {"durability", config_.default_sync ? "sync" : "async"}});
+  return absl::OkStatus();
+}
+
+void Server::Housekeeping() {
+  // Expired snapshots are dropped even when no call touches the registry,
+  // so an abandoned one does not pin old versions past its TTL.
+  while (!stop_housekeeping_.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+    env_->snapshots().ExpireOld();
+  }
+}
+
+absl::Status Server::Shutdown() {
+  if (shut_down_) return absl::OkStatus();
+  shut_down_ = true;
+  stopping_.store(true);
+  absl::Time start = absl::Now();
+  if (grpc_ != nullptr) {
+    LogInfo("shutting down", {{"grace", absl::FormatDuration(config_.shutdown_grace)}});
+    grpc_->GetHealthCheckService()->SetServingStatus(false);
+  }
+  // New calls are answered UNAVAILABLE by our handlers while the running
+  // ones finish; only then is gRPC shut down, so that clients see
+  // UNAVAILABLE rather than calls cut off by the transport. A handler
+  // blocked in a write stall only returns when the engine lets it: after
+  // the grace period writes are stopped, which fails such writers (and any
+  // write racing with the shutdown) with UNAVAILABLE. Nothing refused was
+  // acknowledged, so nothing acknowledged is lost.
+  const absl::Time deadline = absl::Now() + config_.shutdown_grace;
+  if (env_ != nullptr) {
+    env_->BeginShutdown();
+    bool idle = env_->WaitIdle(deadline, absl::Milliseconds(100));
+    if (!idle) {
+      LogWarn("calls still running after the grace period; stopping writes");
+    }
+    if (db_ != nullptr) db_->StopWrites();
+    if (!idle) env_->WaitIdle(absl::Now() + absl::Seconds(1), absl::ZeroDuration());
+  }
+  if (grpc_ != nullptr) {
+    grpc_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+    grpc_->Wait();
+  }
+  if (housekeeping_.joinable()) {
+    stop_housekeeping_.Notify();
+    housekeeping_.join();
+  }
+  if (env_ != nullptr) env_->snapshots().Clear();
+  absl::Status closed;
+  if (db_ != nullptr) {
+    if (metrics_ != nullptr) metrics_->AttachDb(nullptr);
+    closed = db_->Close();
+    if (closed.ok()) {
+      LogInfo("engine closed", {{"drain", absl::FormatDuration(absl::Now() - start)}});
+    } else {
+      LogError("engine close failed", {{"error", closed.ToString()}});
+    }
+  }
+  http_.reset();
+  return closed;
+}
+
+Server::~Server() {
+  Shutdown().IgnoreError();
+}
+
+}  // namespace cairn::server

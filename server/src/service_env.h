@@ -1,0 +1,119 @@
+// ServiceEnv: what cairnd's RPC handlers share (the engine, the validator,
+// held snapshots, auth, metrics) and the admission of calls: refusing new
+// calls once shutdown began, checking the caller's token, and counting open
+// streams against their limits so that shutdown can end them.
+//
+// Thread-safe.
+#ifndef CAIRN_SERVER_SERVICE_ENV_H_
+#define CAIRN_SERVER_SERVICE_ENV_H_
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <string_view>
+
+#include "absl/time/time.h"
+#include "auth.h"
+#include "cairn/storage/db.h"
+#include "config.h"
+#include "grpcpp/grpcpp.h"
+#include "metrics.h"
+#include "request_validation.h"
+#include "snapshot_registry.h"
+
+namespace cairn::server {
+
+// A stream a handler runs, which shutdown can end early.
+class CancellableStream {
+ public:
+  virtual ~CancellableStream() = default;
+  // Ends the stream with `status` (UNAVAILABLE at shutdown) as soon as it
+  // safely can; may be called from any thread, at most once.
+  virtual void Cancel(const grpc::Status& status) = 0;
+};
+
+enum class StreamKind { kScan, kTxn, kTail };
+
+class ServiceEnv {
+ public:
+  ServiceEnv(storage::DB* db, const ServerConfig& config,
+             std::unique_ptr<TokenAuth> auth, Metrics* metrics);
+
+  storage::DB* db() const { return db_; }
+  const RequestValidator& validator() const { return validator_; }
+  SnapshotRegistry& snapshots() { return snapshots_; }
+  Metrics* metrics() const { return metrics_; }
+  const Limits& limits() const { return validator_.limits(); }
+
+  // OK, or UNAVAILABLE (shutting down), UNAUTHENTICATED or
+  // PERMISSION_DENIED. Every handler calls it first.
+  grpc::Status Admit(const grpc::ServerContextBase& context, Role role) const;
+
+  // Admission of a stream: also RESOURCE_EXHAUSTED past the stream limits.
+  // On OK the stream is registered until CloseStream.
+  grpc::Status OpenStream(const grpc::ServerContextBase& context, Role role,
+                          StreamKind kind, CancellableStream* stream);
+  void CloseStream(StreamKind kind, CancellableStream* stream);
+
+  // Shutdown, step 1: new calls are refused with UNAVAILABLE and every open
+  // stream is cancelled with it.
+  void BeginShutdown();
+  bool shutting_down() const { return shutting_down_.load(); }
+  // Shutdown, step 2: waits until no unary call is running, every stream
+  // has ended and no call at all has arrived for `quiet` (clients still
+  // sending keep getting UNAVAILABLE from the handlers rather than being cut
+  // off by the transport), or until `deadline`; returns whether it got idle.
+  bool WaitIdle(absl::Time deadline, absl::Duration quiet);
+
+  // Brackets an admitted unary call, for WaitIdle.
+  void CallStarted() { inflight_.fetch_add(1, std::memory_order_relaxed); }
+  void CallEnded() { inflight_.fetch_sub(1, std::memory_order_release); }
+
+  // The engine's write deadline for a call: the client's deadline.
+  static absl::Time Deadline(const grpc::ServerContextBase& context);
+
+  // Reads at a held snapshot when `snapshot_seq` != 0 (FAILED_PRECONDITION
+  // if it is not held), else at the latest sequence. `hold` keeps the
+  // snapshot alive while options.snapshot points into it.
+  absl::Status ReadPoint(uint64_t snapshot_seq, std::string_view field,
+                         storage::ReadOptions* options,
+                         SnapshotRegistry::Ref* hold);
+
+ private:
+  storage::DB* const db_;
+  const RequestValidator validator_;
+  SnapshotRegistry snapshots_;
+  const std::unique_ptr<TokenAuth> auth_;
+  Metrics* const metrics_;
+
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<int> inflight_{0};  // unary calls running
+  mutable std::atomic<uint64_t> arrivals_{0};  // calls seen by Admit
+  std::mutex mu_;
+  std::set<CancellableStream*> streams_;  // guarded by mu_
+  int open_streams_ = 0;                  // guarded by mu_
+  int open_txns_ = 0;                     // guarded by mu_
+};
+
+std::string_view StreamKindName(StreamKind kind);
+
+// The body of every unary handler: admits the call, runs `work` (validation
+// and the engine call, returning the call's status) and finishes the call.
+template <typename Work>
+grpc::ServerUnaryReactor* RunUnary(ServiceEnv* env,
+                                   grpc::CallbackServerContext* context,
+                                   Role role, Work work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::Status s = env->Admit(*context, role);
+  if (s.ok()) {
+    env->CallStarted();
+    s = work();
+    env->CallEnded();
+  }
+  reactor->Finish(s);
+  return reactor;
+}
+
+}  // namespace cairn::server
+
+#endif  // CAIRN_SERVER_SERVICE_ENV_H_
