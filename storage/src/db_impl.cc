@@ -307,10 +307,14 @@ DBStats DBImpl::GetStats() {
   st.running_compactions = running_compactions_;
   st.snapshots = static_cast<int>(snapshots_.size());
   if (!snapshots_.empty()) st.oldest_snapshot = SnapshotSequences().front();
-  st.write_slowdown = write_slowdown_;
-  st.write_stopped = write_stopped_;
-  st.stall_reason = stall_reason_;
-  st.delayed_write_rate = write_slowdown_ ? options_.delayed_write_rate : 0;
+  // From the shape of the tree now, as the next write would see it.
+  if (mem_ != nullptr) {
+    const StallState stall = CurrentStall();
+    st.stall_reason = stall.reason;
+    st.write_stopped = stall.stop;
+    st.write_slowdown = !stall.stop && stall.reason != StallReason::kCount;
+    st.delayed_write_rate = st.write_slowdown ? options_.delayed_write_rate : 0;
+  }
   st.user_bytes_written = user_bytes_written_;
   st.sst_bytes_written = sst_bytes_written_.load();
   st.write_amplification =

@@ -129,6 +129,16 @@ class DBImpl final : public DB {
   // memtable. mu_ held.
   void PauseWrites(std::unique_lock<std::mutex>& lock);
   void ResumeWrites();
+  // What the shape of the tree (L0 files, pending compaction bytes,
+  // memtables, memory budget) asks of the next write: a stop, a slowdown
+  // (reason set, stop false) or nothing (reason kCount). mu_ held.
+  struct StallState {
+    StallReason reason = StallReason::kCount;
+    bool stop = false;
+    bool mem_full = false;     // the active memtable reached its size
+    bool over_budget = false;  // memtables exceed the memory budget
+  };
+  StallState CurrentStall() const;
   absl::Status WaitForStall(std::unique_lock<std::mutex>& lock,
                             const WriteOptions& options, StallReason reason);
   absl::Status DelayWrite(std::unique_lock<std::mutex>& lock,
@@ -272,9 +282,6 @@ class DBImpl final : public DB {
   std::string space_message_;
 
   // Stall state, for GetStats.
-  bool write_slowdown_ = false;
-  bool write_stopped_ = false;
-  StallReason stall_reason_ = StallReason::kCount;
   uint64_t user_bytes_written_ = 0;
   std::atomic<uint64_t> sst_bytes_written_{0};
 };

@@ -302,91 +302,79 @@ absl::Status DBImpl::MakeRoomForWrite(std::unique_lock<std::mutex>& lock,
       stats_.Add(Ticker::kWritesRejected);
       return s;
     }
-    const Version& v = *versions_->current();
-    const size_t l0 = v.files(0).size();
-    const uint64_t pending = v.pending_compaction_bytes();
-    const bool mem_full =
-        mem_->ApproximateMemoryUsage() >= options_.write_buffer_size;
-    const size_t max_imms =
-        static_cast<size_t>(std::max(1, options_.max_write_buffer_number - 1));
-
-    // Hard stops first: they hold every write.
-    if (l0 >= static_cast<size_t>(options_.level0_stop_writes_trigger)) {
-      if (absl::Status s = WaitForStall(lock, options, StallReason::kL0Stop);
+    const StallState stall = CurrentStall();
+    if (stall.stop) {
+      if (absl::Status s = WaitForStall(lock, options, stall.reason);
           !s.ok()) {
         return s;
       }
       continue;
     }
-    if (options_.hard_pending_compaction_bytes_limit > 0 &&
-        pending >= options_.hard_pending_compaction_bytes_limit) {
-      if (absl::Status s =
-              WaitForStall(lock, options, StallReason::kPendingCompaction);
-          !s.ok()) {
-        return s;
-      }
-      continue;
-    }
-    // Memory budget: the memtables may use what the block cache leaves.
-    bool over_budget = false;
-    if (options_.memory_budget_bytes > 0) {
-      uint64_t used = mem_->ApproximateMemoryUsage();
-      for (const auto& m : imms_) used += m->ApproximateMemoryUsage();
-      over_budget =
-          used >= options_.memory_budget_bytes - options_.block_cache_bytes;
-    }
-    if (over_budget && !imms_.empty()) {
-      if (absl::Status s = WaitForStall(lock, options, StallReason::kMemory);
-          !s.ok()) {
-        return s;
-      }
-      continue;
-    }
-    if (mem_full && imms_.size() >= max_imms) {
-      if (absl::Status s =
-              WaitForStall(lock, options, StallReason::kMemtableLimit);
-          !s.ok()) {
-        return s;
-      }
-      continue;
-    }
-    write_stopped_ = false;
-
     // Slowdowns: each write is held to the delayed write rate once.
-    std::optional<StallReason> slow;
-    if (l0 >= static_cast<size_t>(options_.level0_slowdown_writes_trigger)) {
-      slow = StallReason::kL0Slowdown;
-    } else if (options_.soft_pending_compaction_bytes_limit > 0 &&
-               pending >= options_.soft_pending_compaction_bytes_limit) {
-      slow = StallReason::kPendingCompaction;
-    } else if (options_.max_write_buffer_number > 3 &&
-               imms_.size() + 1 >= max_imms) {
-      slow = StallReason::kMemtableLimit;
-    }
-    write_slowdown_ = slow.has_value();
-    if (slow) stall_reason_ = *slow;
-    if (slow && allow_delay) {
+    if (stall.reason != StallReason::kCount && allow_delay) {
       allow_delay = false;
-      if (absl::Status s = DelayWrite(lock, options, *slow, bytes); !s.ok()) {
+      if (absl::Status s = DelayWrite(lock, options, stall.reason, bytes);
+          !s.ok()) {
         return s;
       }
       continue;
     }
-    if (!slow) stall_reason_ = StallReason::kCount;
 
     // Over the budget with nothing being flushed: flush early.
-    if (!mem_full && !(over_budget && mem_->num_entries() > 0)) {
+    if (!stall.mem_full && !(stall.over_budget && mem_->num_entries() > 0)) {
       return absl::OkStatus();
     }
     SwitchMemtable();
   }
 }
 
+DBImpl::StallState DBImpl::CurrentStall() const {
+  StallState st;
+  const Version& v = *versions_->current();
+  const size_t l0 = v.files(0).size();
+  const uint64_t pending = v.pending_compaction_bytes();
+  st.mem_full = mem_->ApproximateMemoryUsage() >= options_.write_buffer_size;
+  const size_t max_imms =
+      static_cast<size_t>(std::max(1, options_.max_write_buffer_number - 1));
+  // Memory budget: the memtables may use what the block cache leaves.
+  if (options_.memory_budget_bytes > 0) {
+    uint64_t used = mem_->ApproximateMemoryUsage();
+    for (const auto& m : imms_) used += m->ApproximateMemoryUsage();
+    st.over_budget =
+        used >= options_.memory_budget_bytes - options_.block_cache_bytes;
+  }
+  auto stop = [&](StallReason r) {
+    st.reason = r;
+    st.stop = true;
+    return st;
+  };
+  // Hard stops first: they hold every write.
+  if (l0 >= static_cast<size_t>(options_.level0_stop_writes_trigger)) {
+    return stop(StallReason::kL0Stop);
+  }
+  if (options_.hard_pending_compaction_bytes_limit > 0 &&
+      pending >= options_.hard_pending_compaction_bytes_limit) {
+    return stop(StallReason::kPendingCompaction);
+  }
+  if (st.over_budget && !imms_.empty()) return stop(StallReason::kMemory);
+  if (st.mem_full && imms_.size() >= max_imms) {
+    return stop(StallReason::kMemtableLimit);
+  }
+  if (l0 >= static_cast<size_t>(options_.level0_slowdown_writes_trigger)) {
+    st.reason = StallReason::kL0Slowdown;
+  } else if (options_.soft_pending_compaction_bytes_limit > 0 &&
+             pending >= options_.soft_pending_compaction_bytes_limit) {
+    st.reason = StallReason::kPendingCompaction;
+  } else if (options_.max_write_buffer_number > 3 &&
+             imms_.size() + 1 >= max_imms) {
+    st.reason = StallReason::kMemtableLimit;
+  }
+  return st;
+}
+
 absl::Status DBImpl::WaitForStall(std::unique_lock<std::mutex>& lock,
                                   const WriteOptions& options,
                                   StallReason reason) {
-  write_stopped_ = true;
-  stall_reason_ = reason;
   if (options.no_slowdown || absl::Now() >= options.deadline) {
     stats_.Add(Ticker::kWritesRejected);
     return absl::ResourceExhaustedError(absl::StrFormat(

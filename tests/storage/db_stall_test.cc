@@ -23,6 +23,22 @@ Options StallOptions() {
   return o;
 }
 
+// Tells when a writer has begun waiting on a stop (not a slowdown).
+class StallBeginListener : public EventListener {
+ public:
+  void OnStallBegin(StallReason reason) override {
+    if (reason == StallReason::kL0Stop && !began_.HasBeenNotified()) {
+      began_.Notify();
+    }
+  }
+  bool WaitForStall() {
+    return began_.WaitForNotificationWithTimeout(absl::Seconds(10));
+  }
+
+ private:
+  absl::Notification began_;
+};
+
 void MakeL0Files(DB* db, int n) {
   for (int i = 0; i < n; ++i) {
     ASSERT_TRUE(db->Put({}, "k" + std::to_string(i), "v").ok());
@@ -68,14 +84,15 @@ TEST(DBStall, StopFailsAtTheDeadlineAndResumesAfterCompaction) {
 
 TEST(DBStall, CloseWakesAStalledWriter) {
   TempDir dir;
-  auto db = testing::OpenOrDie(StallOptions(), dir.path());
+  StallBeginListener listener;
+  Options options = StallOptions();
+  options.listeners.push_back(&listener);
+  auto db = testing::OpenOrDie(options, dir.path());
   MakeL0Files(db.get(), 3);
+  EXPECT_TRUE(db->GetStats().write_stopped);  // from the shape, before a write
   absl::Status stalled;
   std::thread writer([&] { stalled = db->Put({}, "never", "v").status(); });
-  for (int i = 0; i < 500 && !db->GetStats().write_stopped; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  ASSERT_TRUE(db->GetStats().write_stopped);
+  ASSERT_TRUE(listener.WaitForStall());
   ASSERT_TRUE(db->Close().ok());
   writer.join();
   EXPECT_TRUE(absl::IsUnavailable(stalled)) << stalled;
@@ -83,14 +100,15 @@ TEST(DBStall, CloseWakesAStalledWriter) {
 
 TEST(DBStall, StopWritesFailsStalledAndNewWritersButKeepsReads) {
   TempDir dir;
-  auto db = testing::OpenOrDie(StallOptions(), dir.path());
+  StallBeginListener listener;
+  Options options = StallOptions();
+  options.listeners.push_back(&listener);
+  auto db = testing::OpenOrDie(options, dir.path());
   MakeL0Files(db.get(), 3);
+  EXPECT_TRUE(db->GetStats().write_stopped);  // from the shape, before a write
   absl::Status stalled;
   std::thread writer([&] { stalled = db->Put({}, "never", "v").status(); });
-  for (int i = 0; i < 500 && !db->GetStats().write_stopped; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  ASSERT_TRUE(db->GetStats().write_stopped);
+  ASSERT_TRUE(listener.WaitForStall());
   db->StopWrites();
   writer.join();
   EXPECT_TRUE(absl::IsUnavailable(stalled)) << stalled;

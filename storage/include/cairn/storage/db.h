@@ -94,6 +94,8 @@ struct DBStats {
   int snapshots = 0;
   uint64_t oldest_snapshot = 0;  // 0 if none
   // Stall state: whether writers are currently slowed or stopped, and why.
+  // What the tree's shape asks of the next write right now (not what the
+  // last writer saw): slowed down, stopped, and why.
   bool write_slowdown = false;
   bool write_stopped = false;
   StallReason stall_reason = StallReason::kCount;  // kCount: none
