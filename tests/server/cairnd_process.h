@@ -52,8 +52,8 @@ class CairndProcess {
   // A new channel to the server (TLS if the options asked for it).
   std::shared_ptr<grpc::Channel> Channel() const;
 
-  // Sends `sig` and waits for the exit; returns the wait status (as from
-  // waitpid), or an error if it did not exit in time.
+  // Sends `sig` (0: none, just wait) and waits for the exit; returns the
+  // wait status (as from waitpid), or an error if it did not exit in time.
   absl::StatusOr<int> Stop(int sig = SIGTERM,
                            absl::Duration timeout = absl::Seconds(60));
   // SIGTERM; OK if cairnd then exits with status 0 in time, else an error
