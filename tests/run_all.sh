@@ -2,7 +2,9 @@
 # Installs what is missing, builds and runs every test suite that CI runs:
 #   release  - all fast suites (ctest, excluding the label `slow`)
 #   asan     - the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
-#   tsan     - the same tests under ThreadSanitizer
+#   tsan     - the same tests under ThreadSanitizer, without the server (Debian's
+#              gRPC and protobuf are not instrumented: TSan reports their
+#              internals by the thousand)
 #   fuzz     - a short libFuzzer run of each fuzzer (ctest label `fuzz`)
 # Exits non-zero if any test fails. Prints one closing line with the totals.
 #
