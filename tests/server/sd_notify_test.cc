@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,10 @@ class NotifySocket {
 
 TEST(SdNotify, ReadyWatchdogStopping) {
   std::string dir = MakeTempDir("cairn-notify-");
+  struct RemoveDir {
+    std::string path;
+    ~RemoveDir() { std::filesystem::remove_all(path); }
+  } remove_dir{dir};  // declared first: runs after the socket is closed
   NotifySocket sock(dir + "/notify.sock");
   ASSERT_TRUE(sock.bound());
   // The child inherits these; this test binary runs no other cairnd.
@@ -86,7 +91,6 @@ TEST(SdNotify, ReadyWatchdogStopping) {
   absl::StatusOr<int> st = (*server)->Stop(0, absl::Seconds(30));
   ASSERT_TRUE(st.ok()) << st.status();
   EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << (*server)->Log();
-  rmdir(dir.c_str());
 }
 
 }  // namespace
