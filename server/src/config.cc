@@ -81,6 +81,9 @@ ABSL_FLAG(std::string, durability, "sync",
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "on SIGTERM/SIGINT, how long in-flight calls may take to finish");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error");
+ABSL_FLAG(int, write_threads, 64,
+          "threads that run sync (durable) writes, so that many can share "
+          "one WAL fdatasync; 0 runs them on gRPC's own threads");
 ABSL_FLAG(bool, log_requests, false, "log one line per RPC");
 
 // --- security ---
@@ -243,6 +246,9 @@ absl::Status Validate(const ServerConfig& c) {
   if (l.snapshot_max_ttl < l.snapshot_default_ttl) {
     return Bad("snapshot_max_ttl", "must be >= snapshot_default_ttl");
   }
+  if (c.write_threads < 0 || c.write_threads > 1024) {
+    return Bad("write_threads", "must be in [0, 1024]");
+  }
   if (c.shutdown_grace < absl::ZeroDuration()) {
     return Bad("shutdown_grace", "must not be negative");
   }
@@ -362,6 +368,7 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
                             "' is not one of debug, info, warn, error"));
   }
   c.log_requests = absl::GetFlag(FLAGS_log_requests);
+  c.write_threads = absl::GetFlag(FLAGS_write_threads);
   c.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   c.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   c.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);

@@ -60,6 +60,8 @@ struct ServerConfig {
   std::string auth_tokens_file;
 
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // Threads that run sync writes (see write_pool.h); 0 = run them inline.
+  int write_threads = 64;
   std::string log_level = "info";
   bool log_requests = false;
 

@@ -103,7 +103,7 @@ grpc::ServerWriteReactor<v1::ScanResponse>* KvService::Scan(
 grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
                                          const v1::PutRequest* request,
                                          v1::PutResponse* response) {
-  return RunUnary(env_, context, Role::kWrite, [&]() -> grpc::Status {
+  return RunUnaryWrite(env_, context, request->durability(), [=, this]() -> grpc::Status {
     const RequestValidator& v = env_->validator();
     absl::Status s = v.Key("key", request->key());
     if (s.ok()) s = v.Value("value", request->value());
@@ -131,7 +131,7 @@ grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
 grpc::ServerUnaryReactor* KvService::Delete(
     grpc::CallbackServerContext* context, const v1::DeleteRequest* request,
     v1::DeleteResponse* response) {
-  return RunUnary(env_, context, Role::kWrite, [&]() -> grpc::Status {
+  return RunUnaryWrite(env_, context, request->durability(), [=, this]() -> grpc::Status {
     absl::Status s = env_->validator().Key("key", request->key());
     if (!s.ok()) return ToGrpc(s);
     absl::StatusOr<storage::WriteOptions> wo =
@@ -147,7 +147,7 @@ grpc::ServerUnaryReactor* KvService::Delete(
 grpc::ServerUnaryReactor* KvService::DeleteRange(
     grpc::CallbackServerContext* context, const v1::DeleteRangeRequest* request,
     v1::DeleteRangeResponse* response) {
-  return RunUnary(env_, context, Role::kWrite, [&]() -> grpc::Status {
+  return RunUnaryWrite(env_, context, request->durability(), [=, this]() -> grpc::Status {
     v1::BatchOp op;
     op.mutable_delete_range()->set_start(request->start());
     op.mutable_delete_range()->set_end(request->end());
@@ -173,7 +173,7 @@ grpc::ServerUnaryReactor* KvService::DeleteRange(
 grpc::ServerUnaryReactor* KvService::Merge(grpc::CallbackServerContext* context,
                                            const v1::MergeRequest* request,
                                            v1::MergeResponse* response) {
-  return RunUnary(env_, context, Role::kWrite, [&]() -> grpc::Status {
+  return RunUnaryWrite(env_, context, request->durability(), [=, this]() -> grpc::Status {
     const RequestValidator& v = env_->validator();
     absl::Status s = v.Key("key", request->key());
     if (s.ok()) {
@@ -196,7 +196,7 @@ grpc::ServerUnaryReactor* KvService::Merge(grpc::CallbackServerContext* context,
 grpc::ServerUnaryReactor* KvService::Batch(grpc::CallbackServerContext* context,
                                            const v1::BatchRequest* request,
                                            v1::BatchResponse* response) {
-  return RunUnary(env_, context, Role::kWrite, [&]() -> grpc::Status {
+  return RunUnaryWrite(env_, context, request->durability(), [=, this]() -> grpc::Status {
     storage::WriteBatch batch;
     absl::Status s = env_->validator().BuildBatch(*request, &batch);
     if (!s.ok()) return ToGrpc(s);

@@ -182,6 +182,7 @@ absl::Status Server::Shutdown() {
     grpc_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
     grpc_->Wait();
   }
+  if (env_ != nullptr) env_->StopWritePool();
   if (housekeeping_.joinable()) {
     stop_housekeeping_.Notify();
     housekeeping_.join();

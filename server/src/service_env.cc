@@ -37,7 +37,10 @@ ServiceEnv::ServiceEnv(storage::DB* db, const ServerConfig& config,
       validator_(config.limits, config.default_sync),
       snapshots_(db, config.limits.max_snapshots),
       auth_(std::move(auth)),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      write_pool_(config.write_threads > 0
+                      ? std::make_unique<WritePool>(config.write_threads)
+                      : nullptr) {}
 
 grpc::Status ServiceEnv::Admit(const grpc::ServerContextBase& context,
                                Role role) const {

@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "request_validation.h"
 #include "snapshot_registry.h"
+#include "write_pool.h"
 
 namespace cairn::server {
 
@@ -42,6 +43,12 @@ class ServiceEnv {
   storage::DB* db() const { return db_; }
   const RequestValidator& validator() const { return validator_; }
   SnapshotRegistry& snapshots() { return snapshots_; }
+  // Where sync writes run; nullptr when --write_threads=0.
+  WritePool* write_pool() const { return write_pool_.get(); }
+  // After gRPC has shut down: runs what is queued and joins the threads.
+  void StopWritePool() {
+    if (write_pool_ != nullptr) write_pool_->Stop();
+  }
   Metrics* metrics() const { return metrics_; }
   const Limits& limits() const { return validator_.limits(); }
 
@@ -85,6 +92,7 @@ class ServiceEnv {
   SnapshotRegistry snapshots_;
   const std::unique_ptr<TokenAuth> auth_;
   Metrics* const metrics_;
+  const std::unique_ptr<WritePool> write_pool_;
 
   std::atomic<bool> shutting_down_{false};
   std::atomic<int> inflight_{0};  // unary calls running
@@ -111,6 +119,33 @@ grpc::ServerUnaryReactor* RunUnary(ServiceEnv* env,
     env->CallEnded();
   }
   reactor->Finish(s);
+  return reactor;
+}
+
+// The body of a write handler: like RunUnary, but a write whose durability
+// resolves to sync runs on the write pool, so that gRPC's few threads are
+// not held while it waits for the WAL sync. `work` runs after the handler
+// returned: it must capture by value.
+template <typename Work>
+grpc::ServerUnaryReactor* RunUnaryWrite(ServiceEnv* env,
+                                        grpc::CallbackServerContext* context,
+                                        int durability, Work work) {
+  absl::StatusOr<bool> sync = env->validator().Sync("durability", durability);
+  if (!sync.ok() || !*sync || env->write_pool() == nullptr) {
+    return RunUnary(env, context, Role::kWrite, std::move(work));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::Status s = env->Admit(*context, Role::kWrite);
+  if (!s.ok()) {
+    reactor->Finish(s);
+    return reactor;
+  }
+  env->CallStarted();
+  env->write_pool()->Submit([env, reactor, work = std::move(work)]() mutable {
+    grpc::Status status = work();
+    env->CallEnded();
+    reactor->Finish(status);
+  });
   return reactor;
 }
 

@@ -133,6 +133,7 @@ TEST_F(ConfigTest, OutOfRangeValuesAreNamed) {
       {"--tls_client_ca=/ca.pem", "tls_client_ca"},
       {"--scan_chunk_keys=0", "scan_chunk_keys"},
       {"--snapshot_max_ttl=1s", "snapshot_max_ttl"},
+      {"--write_threads=-1", "write_threads"},
   };
   for (const Case& c : cases) {
     absl::FlagSaver saver;
