@@ -37,6 +37,32 @@ void TxnReactor::OnReadDone(bool ok) {
     FinishLocked(cancel_status_);
     return;
   }
+  if (CommitsOnWritePool()) {
+    // A sync commit waits for the WAL sync: not on gRPC's few threads (see
+    // write_pool.h). Marked as writing so that Cancel leaves the stream to
+    // the pool task, which answers or finishes it.
+    writing_ = true;
+    env_->write_pool()->Submit([this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      RespondLocked();
+    });
+    return;
+  }
+  RespondLocked();
+}
+
+bool TxnReactor::CommitsOnWritePool() const {
+  if (request_.request_case() != v1::TxnRequest::kCommit || txn_ == nullptr ||
+      env_->write_pool() == nullptr) {
+    return false;
+  }
+  absl::StatusOr<bool> sync = env_->validator().Sync(
+      "commit.durability", request_.commit().durability());
+  return sync.ok() && *sync;
+}
+
+void TxnReactor::RespondLocked() {
   response_.Clear();
   bool last = false;
   grpc::Status s = Handle(&last);

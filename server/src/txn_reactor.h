@@ -10,9 +10,11 @@
 // the transaction back, as does a client that closes or cancels the stream.
 // Buffered writes count against --max_batch_ops and --max_batch_bytes.
 //
+// A sync commit runs on the server's write pool, like sync unary writes.
+//
 // Lifetime: created by Start, deletes itself in OnDone. Thread-safety: gRPC
-// reactions are serialized; Cancel (shutdown) comes from another thread and
-// is synchronized with them by mu_.
+// reactions are serialized; Cancel (shutdown) and the write pool's commit
+// task come from other threads and are synchronized with them by mu_.
 #ifndef CAIRN_SERVER_TXN_REACTOR_H_
 #define CAIRN_SERVER_TXN_REACTOR_H_
 
@@ -50,6 +52,10 @@ class TxnReactor final
   // Counts one buffered write against the batch limits.
   grpc::Status CountWrite(size_t bytes);
   void FinishLocked(const grpc::Status& status);
+  // Handles request_ and sends its response (or ends the stream). mu_ held.
+  void RespondLocked();
+  // Whether request_ is a sync commit to run on the write pool.
+  bool CommitsOnWritePool() const;
 
   ServiceEnv* const env_;
   grpc::CallbackServerContext* const context_;
@@ -62,7 +68,7 @@ class TxnReactor final
   std::unique_ptr<storage::Transaction> txn_;
   uint64_t writes_ = 0;
   uint64_t write_bytes_ = 0;
-  bool writing_ = false;   // a response is in flight
+  bool writing_ = false;   // a response is in flight (or being made)
   bool finished_ = false;  // Finish was called
   bool cancelled_ = false;
   grpc::Status cancel_status_;

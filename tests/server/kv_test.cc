@@ -480,7 +480,11 @@ TEST_F(KvTest, ConcurrentTxnIncrementsAreSerializable) {
         int v = std::stoi(txn.Call(TGet(K("ctr"))).get().value());
         txn.Call(TPut(K("ctr"), std::to_string(v + 1)));
         v1::TxnResponse resp;
-        txn.Send(TCommit(), &resp);
+        // Sync commits run on the server's write pool; alternate with
+        // async ones, which run inline.
+        txn.Send(TCommit(i % 2 == 0 ? v1::DURABILITY_SYNC
+                                    : v1::DURABILITY_ASYNC),
+                 &resp);
         grpc::Status s = txn.Finish();
         if (s.ok()) {
           ++i;

@@ -63,9 +63,10 @@ inline v1::TxnRequest TPut(const std::string& key, const std::string& value) {
   r.mutable_put()->set_value(value);
   return r;
 }
-inline v1::TxnRequest TCommit() {
+inline v1::TxnRequest TCommit(
+    v1::Durability durability = v1::DURABILITY_DEFAULT) {
   v1::TxnRequest r;
-  r.mutable_commit();
+  r.mutable_commit()->set_durability(durability);
   return r;
 }
 
