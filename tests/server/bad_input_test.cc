@@ -1013,12 +1013,25 @@ TEST_F(StreamLimitTest, TooManyStreamsAreRefusedAndSlotsComeBack) {
   auto slow_channel = grpc::CreateCustomChannel(
       server_->address(), grpc::InsecureChannelCredentials(), args);
   auto slow_kv = KV::NewStub(slow_channel);
-  auto held_ctx = Ctx();
   v1::ScanRequest big;
   big.set_prefix("big/");
-  auto held = slow_kv->Scan(held_ctx.get(), big);
+  // The small scan's slot is released when the server's side of it is done,
+  // which may trail the client's Finish by a moment: retry (bounded).
+  std::unique_ptr<grpc::ClientContext> held_ctx;
+  std::unique_ptr<grpc::ClientReader<v1::ScanResponse>> held;
   v1::ScanResponse first;
-  ASSERT_TRUE(held->Read(&first));  // the server has started the scan
+  bool started = false;
+  for (absl::Time until = absl::Now() + absl::Seconds(10);
+       !started && absl::Now() < until;) {
+    held_ctx = Ctx();
+    held = slow_kv->Scan(held_ctx.get(), big);
+    started = held->Read(&first);
+    if (!started) {
+      EXPECT_EQ(held->Finish().error_code(), StatusCode::RESOURCE_EXHAUSTED);
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  }
+  ASSERT_TRUE(started);  // the server has started the scan
 
   // Two streams are open: a scan and a txn beyond the total are refused.
   grpc::Status s = scan_small();
