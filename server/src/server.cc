@@ -43,6 +43,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
 absl::Status Server::Init() {
   SetLogLevel(config_.log_level);
   const absl::Time started = absl::Now();
+  // Before anything is served, so the warning is in the log by then.
+  if (!IsLoopback(config_.listen) && config_.tls_cert_file.empty()) {
+    LogWarn("listening beyond loopback without TLS: traffic and tokens are "
+            "readable on the network",
+            {{"listen", config_.listen}});
+  }
 
   std::unique_ptr<TokenAuth> auth;
   if (!config_.auth_tokens_file.empty()) {
@@ -127,11 +133,6 @@ absl::Status Server::Init() {
                                        http.status().message()));
     }
     http_ = std::move(*http);
-  }
-  if (!IsLoopback(config_.listen) && config_.tls_cert_file.empty()) {
-    LogWarn("listening beyond loopback without TLS: traffic and tokens are "
-            "readable on the network",
-            {{"listen", config_.listen}});
   }
   housekeeping_ = std::thread([this] { Housekeeping(); });
   LogInfo("serving", {{"version", kCairnVersion},
