@@ -75,8 +75,8 @@ grpc::ServerUnaryReactor* AdminService::Stats(
     if (!st.background_error.ok()) {
       response->set_background_error(st.background_error.ToString());
     }
-    response->set_uptime_seconds(static_cast<uint64_t>(
-        absl::ToInt64Seconds(absl::Now() - started_)));
+    response->set_uptime_seconds(
+        static_cast<uint64_t>(absl::ToInt64Seconds(absl::Now() - started_)));
     response->set_version(kCairnVersion);
     return grpc::Status::OK;
   });

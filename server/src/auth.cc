@@ -3,12 +3,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "string_view_bridge.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "grpcpp/security/server_credentials.h"
+#include "string_view_bridge.h"
 
 namespace cairn::server {
 namespace {
@@ -69,8 +69,8 @@ absl::StatusOr<std::unique_ptr<TokenAuth>> TokenAuth::Parse(
     } else if (parts[0] == "admin") {
       role = Role::kAdmin;
     } else {
-      return bad(absl::StrCat("unknown role '", parts[0],
-                              "' (read, write or admin)"));
+      return bad(
+          absl::StrCat("unknown role '", parts[0], "' (read, write or admin)"));
     }
     absl::string_view token = parts[1];
     if (token.size() < 16 || token.size() > 4096) {
@@ -133,8 +133,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   absl::StatusOr<std::string> key = ReadFile(config.tls_key_file, "tls_key");
   if (!key.ok()) return key.status();
   if (!absl::StrContains(*cert, "-----BEGIN CERTIFICATE-----")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "setting 'tls_cert': ", config.tls_cert_file, " has no PEM certificate"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("setting 'tls_cert': ", config.tls_cert_file,
+                     " has no PEM certificate"));
   }
   if (!absl::StrContains(*key, "PRIVATE KEY-----")) {
     return absl::InvalidArgumentError(absl::StrCat(

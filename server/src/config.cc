@@ -1,11 +1,10 @@
 #include "config.h"
 
 #include <cstdio>
-#include <mutex>
 #include <cstdlib>
+#include <mutex>
 #include <string_view>
 
-#include "string_view_bridge.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
@@ -16,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "string_view_bridge.h"
 #include "toml++/toml.h"
 #include "version.h"
 
@@ -168,11 +168,13 @@ std::string FindConfigArg(int argc, char** argv) {
 absl::StatusOr<std::string> TomlToFlagText(const toml::node& node,
                                            std::string_view name) {
   if (auto s = node.value<std::string>()) return *s;
-  if (node.is_boolean()) return std::string(*node.value<bool>() ? "true" : "false");
+  if (node.is_boolean())
+    return std::string(*node.value<bool>() ? "true" : "false");
   if (node.is_integer()) return absl::StrCat(*node.value<int64_t>());
   if (node.is_floating_point()) return absl::StrCat(*node.value<double>());
-  return absl::InvalidArgumentError(absl::StrCat(
-      "config: setting '", Sv(name), "': expected a string, number or boolean"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("config: setting '", Sv(name),
+                   "': expected a string, number or boolean"));
 }
 
 absl::Status ApplyConfigFile(const std::string& path) {
@@ -182,8 +184,8 @@ absl::Status ApplyConfigFile(const std::string& path) {
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     return absl::InvalidArgumentError(
-        absl::StrCat("config: ", path, ":", where.line, ":", where.column,
-                     ": ", std::string(e.description())));
+        absl::StrCat("config: ", path, ":", where.line, ":", where.column, ": ",
+                     std::string(e.description())));
   }
   for (const auto& [key, node] : table) {
     std::string name(key.str());
@@ -281,7 +283,8 @@ absl::Status Validate(const ServerConfig& c) {
   if (e.max_background_compactions < 1) {
     return Bad("max_background_compactions", "must be >= 1");
   }
-  if (e.delayed_write_rate == 0) return Bad("delayed_write_rate", "must be > 0");
+  if (e.delayed_write_rate == 0)
+    return Bad("delayed_write_rate", "must be > 0");
   if (e.wal.segment_size < (1 << 20)) {
     return Bad("wal_segment_bytes", "must be at least 1MiB");
   }
@@ -356,8 +359,8 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   } else if (durability == "async") {
     c.default_sync = false;
   } else {
-    return Bad("durability", absl::StrCat("'", durability,
-                                          "' is not 'sync' or 'async'"));
+    return Bad("durability",
+               absl::StrCat("'", durability, "' is not 'sync' or 'async'"));
   }
   c.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   c.log_level = absl::GetFlag(FLAGS_log_level);
@@ -400,8 +403,8 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   } else if (compression == "zstd") {
     e.compression = storage::CompressionType::kZstd;
   } else {
-    return Bad("compression", absl::StrCat("'", compression,
-                                           "' is not none, lz4 or zstd"));
+    return Bad("compression",
+               absl::StrCat("'", compression, "' is not none, lz4 or zstd"));
   }
   e.bloom_bits_per_key = absl::GetFlag(FLAGS_bloom_bits_per_key);
   e.target_file_size = absl::GetFlag(FLAGS_target_file_bytes).bytes;

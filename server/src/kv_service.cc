@@ -63,7 +63,8 @@ grpc::ServerUnaryReactor* KvService::MultiGet(
     v1::MultiGetResponse* response) {
   return RunUnary(env_, context, Role::kRead, [&]() -> grpc::Status {
     const RequestValidator& v = env_->validator();
-    if (static_cast<uint64_t>(request->keys_size()) > v.limits().max_batch_ops) {
+    if (static_cast<uint64_t>(request->keys_size()) >
+        v.limits().max_batch_ops) {
       return grpc::Status(
           grpc::StatusCode::RESOURCE_EXHAUSTED,
           absl::StrCat("keys: ", request->keys_size(), " keys exceed ",
@@ -103,123 +104,130 @@ grpc::ServerWriteReactor<v1::ScanResponse>* KvService::Scan(
 grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
                                          const v1::PutRequest* request,
                                          v1::PutResponse* response) {
-  return RunUnaryWrite(env_, context, request->durability(), [=, this]() -> grpc::Status {
-    const RequestValidator& v = env_->validator();
-    absl::Status s = v.Key("key", request->key());
-    if (s.ok()) s = v.Value("value", request->value());
-    if (!s.ok()) return ToGrpc(s);
-    absl::StatusOr<uint64_t> expiry = v.Expiry(
-        "", request->ttl_millis(), request->expires_at_unix_micros());
-    if (!expiry.ok()) return ToGrpc(expiry.status());
-    absl::StatusOr<storage::WriteOptions> wo =
-        WriteOpts(*env_, *context, request->durability());
-    if (!wo.ok()) return ToGrpc(wo.status());
-    absl::StatusOr<uint64_t> seq;
-    if (*expiry == 0) {
-      seq = env_->db()->Put(*wo, request->key(), request->value());
-    } else {
-      storage::WriteBatch batch;
-      batch.PutWithExpiry(request->key(), request->value(), *expiry);
-      seq = env_->db()->Write(*wo, batch);
-    }
-    if (!seq.ok()) return ToGrpc(seq.status());
-    response->set_seq(*seq);
-    return grpc::Status::OK;
-  });
+  return RunUnaryWrite(
+      env_, context, request->durability(), [=, this]() -> grpc::Status {
+        const RequestValidator& v = env_->validator();
+        absl::Status s = v.Key("key", request->key());
+        if (s.ok()) s = v.Value("value", request->value());
+        if (!s.ok()) return ToGrpc(s);
+        absl::StatusOr<uint64_t> expiry = v.Expiry(
+            "", request->ttl_millis(), request->expires_at_unix_micros());
+        if (!expiry.ok()) return ToGrpc(expiry.status());
+        absl::StatusOr<storage::WriteOptions> wo =
+            WriteOpts(*env_, *context, request->durability());
+        if (!wo.ok()) return ToGrpc(wo.status());
+        absl::StatusOr<uint64_t> seq;
+        if (*expiry == 0) {
+          seq = env_->db()->Put(*wo, request->key(), request->value());
+        } else {
+          storage::WriteBatch batch;
+          batch.PutWithExpiry(request->key(), request->value(), *expiry);
+          seq = env_->db()->Write(*wo, batch);
+        }
+        if (!seq.ok()) return ToGrpc(seq.status());
+        response->set_seq(*seq);
+        return grpc::Status::OK;
+      });
 }
 
 grpc::ServerUnaryReactor* KvService::Delete(
     grpc::CallbackServerContext* context, const v1::DeleteRequest* request,
     v1::DeleteResponse* response) {
-  return RunUnaryWrite(env_, context, request->durability(), [=, this]() -> grpc::Status {
-    absl::Status s = env_->validator().Key("key", request->key());
-    if (!s.ok()) return ToGrpc(s);
-    absl::StatusOr<storage::WriteOptions> wo =
-        WriteOpts(*env_, *context, request->durability());
-    if (!wo.ok()) return ToGrpc(wo.status());
-    absl::StatusOr<uint64_t> seq = env_->db()->Delete(*wo, request->key());
-    if (!seq.ok()) return ToGrpc(seq.status());
-    response->set_seq(*seq);
-    return grpc::Status::OK;
-  });
+  return RunUnaryWrite(
+      env_, context, request->durability(), [=, this]() -> grpc::Status {
+        absl::Status s = env_->validator().Key("key", request->key());
+        if (!s.ok()) return ToGrpc(s);
+        absl::StatusOr<storage::WriteOptions> wo =
+            WriteOpts(*env_, *context, request->durability());
+        if (!wo.ok()) return ToGrpc(wo.status());
+        absl::StatusOr<uint64_t> seq = env_->db()->Delete(*wo, request->key());
+        if (!seq.ok()) return ToGrpc(seq.status());
+        response->set_seq(*seq);
+        return grpc::Status::OK;
+      });
 }
 
 grpc::ServerUnaryReactor* KvService::DeleteRange(
     grpc::CallbackServerContext* context, const v1::DeleteRangeRequest* request,
     v1::DeleteRangeResponse* response) {
-  return RunUnaryWrite(env_, context, request->durability(), [=, this]() -> grpc::Status {
-    v1::BatchOp op;
-    op.mutable_delete_range()->set_start(request->start());
-    op.mutable_delete_range()->set_end(request->end());
-    storage::WriteBatch batch;
-    absl::Status s = env_->validator().AddOp("", op, &batch);
-    if (!s.ok()) {
-      // Report the request's own field names ("start", not "delete_range.start").
-      std::string msg(s.message());
-      constexpr std::string_view kPrefix = "delete_range.";
-      if (msg.rfind(kPrefix, 0) == 0) msg.erase(0, kPrefix.size());
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
-    }
-    absl::StatusOr<storage::WriteOptions> wo =
-        WriteOpts(*env_, *context, request->durability());
-    if (!wo.ok()) return ToGrpc(wo.status());
-    absl::StatusOr<uint64_t> seq = env_->db()->Write(*wo, batch);
-    if (!seq.ok()) return ToGrpc(seq.status());
-    response->set_seq(*seq);
-    return grpc::Status::OK;
-  });
+  return RunUnaryWrite(
+      env_, context, request->durability(), [=, this]() -> grpc::Status {
+        v1::BatchOp op;
+        op.mutable_delete_range()->set_start(request->start());
+        op.mutable_delete_range()->set_end(request->end());
+        storage::WriteBatch batch;
+        absl::Status s = env_->validator().AddOp("", op, &batch);
+        if (!s.ok()) {
+          // Report the request's own field names ("start", not
+          // "delete_range.start").
+          std::string msg(s.message());
+          constexpr std::string_view kPrefix = "delete_range.";
+          if (msg.rfind(kPrefix, 0) == 0) msg.erase(0, kPrefix.size());
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
+        }
+        absl::StatusOr<storage::WriteOptions> wo =
+            WriteOpts(*env_, *context, request->durability());
+        if (!wo.ok()) return ToGrpc(wo.status());
+        absl::StatusOr<uint64_t> seq = env_->db()->Write(*wo, batch);
+        if (!seq.ok()) return ToGrpc(seq.status());
+        response->set_seq(*seq);
+        return grpc::Status::OK;
+      });
 }
 
 grpc::ServerUnaryReactor* KvService::Merge(grpc::CallbackServerContext* context,
                                            const v1::MergeRequest* request,
                                            v1::MergeResponse* response) {
-  return RunUnaryWrite(env_, context, request->durability(), [=, this]() -> grpc::Status {
-    const RequestValidator& v = env_->validator();
-    absl::Status s = v.Key("key", request->key());
-    if (s.ok()) {
-      s = v.Merge("", request->operator_(), request->operand(),
-                  request->argument());
-    }
-    if (!s.ok()) return ToGrpc(s);
-    absl::StatusOr<storage::WriteOptions> wo =
-        WriteOpts(*env_, *context, request->durability());
-    if (!wo.ok()) return ToGrpc(wo.status());
-    absl::StatusOr<uint64_t> seq =
-        env_->db()->Merge(*wo, request->key(), request->operator_(),
-                          request->operand(), request->argument());
-    if (!seq.ok()) return ToGrpc(seq.status());
-    response->set_seq(*seq);
-    return grpc::Status::OK;
-  });
+  return RunUnaryWrite(
+      env_, context, request->durability(), [=, this]() -> grpc::Status {
+        const RequestValidator& v = env_->validator();
+        absl::Status s = v.Key("key", request->key());
+        if (s.ok()) {
+          s = v.Merge("", request->operator_(), request->operand(),
+                      request->argument());
+        }
+        if (!s.ok()) return ToGrpc(s);
+        absl::StatusOr<storage::WriteOptions> wo =
+            WriteOpts(*env_, *context, request->durability());
+        if (!wo.ok()) return ToGrpc(wo.status());
+        absl::StatusOr<uint64_t> seq =
+            env_->db()->Merge(*wo, request->key(), request->operator_(),
+                              request->operand(), request->argument());
+        if (!seq.ok()) return ToGrpc(seq.status());
+        response->set_seq(*seq);
+        return grpc::Status::OK;
+      });
 }
 
 grpc::ServerUnaryReactor* KvService::Batch(grpc::CallbackServerContext* context,
                                            const v1::BatchRequest* request,
                                            v1::BatchResponse* response) {
-  return RunUnaryWrite(env_, context, request->durability(), [=, this]() -> grpc::Status {
-    storage::WriteBatch batch;
-    absl::Status s = env_->validator().BuildBatch(*request, &batch);
-    if (!s.ok()) return ToGrpc(s);
-    absl::StatusOr<storage::WriteOptions> wo =
-        WriteOpts(*env_, *context, request->durability());
-    if (!wo.ok()) return ToGrpc(wo.status());
-    absl::StatusOr<uint64_t> seq = env_->db()->Write(*wo, batch);
-    if (!seq.ok()) {
-      std::optional<int> failed = storage::FailedConditionIndex(seq.status());
-      if (failed.has_value()) {
-        // A failed condition is an answer, not an error.
-        response->set_succeeded(false);
-        response->set_seq(0);
-        response->set_failed_condition(*failed);
+  return RunUnaryWrite(
+      env_, context, request->durability(), [=, this]() -> grpc::Status {
+        storage::WriteBatch batch;
+        absl::Status s = env_->validator().BuildBatch(*request, &batch);
+        if (!s.ok()) return ToGrpc(s);
+        absl::StatusOr<storage::WriteOptions> wo =
+            WriteOpts(*env_, *context, request->durability());
+        if (!wo.ok()) return ToGrpc(wo.status());
+        absl::StatusOr<uint64_t> seq = env_->db()->Write(*wo, batch);
+        if (!seq.ok()) {
+          std::optional<int> failed =
+              storage::FailedConditionIndex(seq.status());
+          if (failed.has_value()) {
+            // A failed condition is an answer, not an error.
+            response->set_succeeded(false);
+            response->set_seq(0);
+            response->set_failed_condition(*failed);
+            return grpc::Status::OK;
+          }
+          return ToGrpc(seq.status());
+        }
+        response->set_succeeded(true);
+        response->set_seq(*seq);
+        response->set_failed_condition(-1);
         return grpc::Status::OK;
-      }
-      return ToGrpc(seq.status());
-    }
-    response->set_succeeded(true);
-    response->set_seq(*seq);
-    response->set_failed_condition(-1);
-    return grpc::Status::OK;
-  });
+      });
 }
 
 grpc::ServerBidiReactor<v1::TxnRequest, v1::TxnResponse>* KvService::Txn(

@@ -4,10 +4,10 @@
 
 #include <atomic>
 
-#include "string_view_bridge.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "string_view_bridge.h"
 
 namespace cairn::server {
 namespace {
@@ -32,7 +32,8 @@ void AppendValue(std::string* out, std::string_view v) {
   bool quote = v.empty();
   for (char c : v) {
     if (c == ' ' || c == '"' || c == '=' || c == '\\' ||
-        static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+        static_cast<unsigned char>(c) < 0x20 ||
+        static_cast<unsigned char>(c) >= 0x7f) {
       quote = true;
       break;
     }
@@ -64,8 +65,8 @@ void AppendValue(std::string* out, std::string_view v) {
 }  // namespace
 
 bool SetLogLevel(std::string_view name) {
-  for (LogLevel l : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn,
-                     LogLevel::kError}) {
+  for (LogLevel l :
+       {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
     if (LevelName(l) == name) {
       g_level.store(static_cast<int>(l));
       return true;
@@ -81,10 +82,11 @@ bool LogEnabled(LogLevel level) {
 void Log(LogLevel level, std::string_view msg,
          std::initializer_list<LogField> fields) {
   if (!LogEnabled(level)) return;
-  std::string line = absl::StrCat(
-      "ts=", absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(),
-                              absl::UTCTimeZone()),
-      " level=", Sv(LevelName(level)), " msg=");
+  std::string line =
+      absl::StrCat("ts=",
+                   absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   " level=", Sv(LevelName(level)), " msg=");
   AppendValue(&line, msg);
   for (const LogField& f : fields) {
     line.push_back(' ');

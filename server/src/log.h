@@ -1,7 +1,8 @@
 // Structured, levelled logging for cairnd: one line per event on stderr in
 // logfmt, e.g.
 //
-//   ts=2026-11-21T20:50:00.123456Z level=info msg="listening" addr=127.0.0.1:7070
+//   ts=2026-11-21T20:50:00.123456Z level=info msg="listening"
+//   addr=127.0.0.1:7070
 //
 // Values that are empty or contain spaces, quotes or '=' are quoted with
 // escapes, so every line splits unambiguously. Thread-safe: each line is one

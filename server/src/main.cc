@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<cairn::server::ServerConfig> config =
       cairn::server::LoadConfig(argc, argv);
   if (!config.ok()) {
-    fprintf(stderr, "cairnd: %s\n", std::string(config.status().message()).c_str());
+    fprintf(stderr, "cairnd: %s\n",
+            std::string(config.status().message()).c_str());
     return 2;
   }
 
@@ -48,14 +49,15 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<cairn::server::Server>> server =
       cairn::server::Server::Start(*config);
   if (!server.ok()) {
-    cairn::server::LogError("start failed",
-                            {{"error", std::string(server.status().message())}});
+    cairn::server::LogError(
+        "start failed", {{"error", std::string(server.status().message())}});
     return 2;
   }
   Notify("READY=1");
 
   uint64_t watchdog_usec = 0;
-  bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
+  bool watchdog =
+      sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
   timespec tick{1, 0};
   if (watchdog) {
     uint64_t half = watchdog_usec / 2;

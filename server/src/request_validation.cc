@@ -3,11 +3,11 @@
 #include <memory>
 #include <vector>
 
-#include "string_view_bridge.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cairn/storage/merge_operator.h"
 #include "status_map.h"
+#include "string_view_bridge.h"
 
 namespace cairn::server {
 namespace {
@@ -97,10 +97,9 @@ absl::Status RequestValidator::Merge(std::string_view field,
                                      const std::string& argument) const {
   const storage::MergeOperator* m = FindBuiltin(op);
   if (m == nullptr) {
-    return InvalidFieldStatus(
-        SubField(field, "operator"),
-        absl::StrCat("unknown merge operator '", op,
-                     "' (add, append, max or min)"));
+    return InvalidFieldStatus(SubField(field, "operator"),
+                              absl::StrCat("unknown merge operator '", op,
+                                           "' (add, append, max or min)"));
   }
   absl::Status s = Value(SubField(field, "operand"), operand);
   if (!s.ok()) return s;
@@ -114,7 +113,8 @@ absl::Status RequestValidator::Merge(std::string_view field,
   }
   s = m->ValidateOperand(argument, operand);
   if (!s.ok()) {
-    return InvalidFieldStatus(SubField(field, "operand"), std::string(s.message()));
+    return InvalidFieldStatus(SubField(field, "operand"),
+                              std::string(s.message()));
   }
   return absl::OkStatus();
 }
@@ -175,8 +175,9 @@ absl::Status RequestValidator::AddOp(std::string_view field,
     case v1::BatchOp::OP_NOT_SET:
       break;
   }
-  return InvalidFieldStatus(field, "no op set (put, delete, delete_range "
-                                   "or merge)");
+  return InvalidFieldStatus(field,
+                            "no op set (put, delete, delete_range "
+                            "or merge)");
 }
 
 absl::Status RequestValidator::AddCondition(std::string_view field,
@@ -219,10 +220,9 @@ absl::Status RequestValidator::BuildBatch(const v1::BatchRequest& request,
   }
   if (static_cast<uint64_t>(request.conditions_size()) >
       limits_.max_batch_ops) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("conditions: ", request.conditions_size(),
-                     " conditions exceed ", limits_.max_batch_ops,
-                     " (--max_batch_ops)"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "conditions: ", request.conditions_size(), " conditions exceed ",
+        limits_.max_batch_ops, " (--max_batch_ops)"));
   }
   for (int i = 0; i < request.conditions_size(); ++i) {
     absl::Status s =

@@ -8,8 +8,7 @@ ScanReactor* ScanReactor::Start(ServiceEnv* env,
                                 grpc::CallbackServerContext* context,
                                 const v1::ScanRequest* request) {
   auto* r = new ScanReactor(env);
-  grpc::Status s =
-      env->OpenStream(*context, Role::kRead, StreamKind::kScan, r);
+  grpc::Status s = env->OpenStream(*context, Role::kRead, StreamKind::kScan, r);
   std::lock_guard<std::mutex> lock(r->mu_);
   if (!s.ok()) {
     r->FinishLocked(s);
@@ -67,10 +66,12 @@ void ScanReactor::SendNextLocked() {
          bytes < limits.scan_chunk_bytes) {
     v1::KeyValue* kv = chunk_.add_kvs();
     kv->set_key(iter_->key().data(), iter_->key().size());
-    if (!keys_only_) kv->set_value(iter_->value().data(), iter_->value().size());
+    if (!keys_only_)
+      kv->set_value(iter_->value().data(), iter_->value().size());
     kv->set_revision(iter_->seq());
     kv->set_expires_at_unix_micros(iter_->expires_at_micros());
-    bytes += iter_->key().size() + (keys_only_ ? 0 : iter_->value().size()) + 16;
+    bytes +=
+        iter_->key().size() + (keys_only_ ? 0 : iter_->value().size()) + 16;
     if (limited_) --remaining_;
     if (reverse_) {
       iter_->Prev();

@@ -21,7 +21,8 @@ namespace cairn::server {
 namespace {
 
 bool IsLoopback(const std::string& addr) {
-  return absl::StartsWith(addr, "127.") || absl::StartsWith(addr, "localhost:") ||
+  return absl::StartsWith(addr, "127.") ||
+         absl::StartsWith(addr, "localhost:") ||
          absl::StartsWith(addr, "[::1]:") || absl::StartsWith(addr, "unix:");
 }
 
@@ -45,9 +46,10 @@ absl::Status Server::Init() {
   const absl::Time started = absl::Now();
   // Before anything is served, so the warning is in the log by then.
   if (!IsLoopback(config_.listen) && config_.tls_cert_file.empty()) {
-    LogWarn("listening beyond loopback without TLS: traffic and tokens are "
-            "readable on the network",
-            {{"listen", config_.listen}});
+    LogWarn(
+        "listening beyond loopback without TLS: traffic and tokens are "
+        "readable on the network",
+        {{"listen", config_.listen}});
   }
 
   std::unique_ptr<TokenAuth> auth;
@@ -67,9 +69,9 @@ absl::Status Server::Init() {
   std::error_code ec;
   std::filesystem::create_directories(config_.data_dir, ec);
   if (ec) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "setting 'data_dir': cannot create ", config_.data_dir, ": ",
-        ec.message()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("setting 'data_dir': cannot create ", config_.data_dir,
+                     ": ", ec.message()));
   }
   absl::StatusOr<std::unique_ptr<storage::DB>> db =
       storage::DB::Open(options, config_.data_dir);
@@ -98,20 +100,22 @@ absl::Status Server::Init() {
       static_cast<int>(config_.limits.max_message_bytes));
   // Health and reflection are synchronous services; their pollers wake this
   // often, which bounds how long shutdown waits for them (default: 10 s).
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC,
-                              100);
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 100);
   builder.RegisterService(kv_.get());
   builder.RegisterService(admin_.get());
-  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
   interceptors.push_back(NewRpcMetricsInterceptorFactory(metrics_.get()));
-  if (config_.log_requests) interceptors.push_back(NewRequestLogInterceptorFactory());
+  if (config_.log_requests)
+    interceptors.push_back(NewRequestLogInterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   grpc_ = builder.BuildAndStart();
   if (grpc_ == nullptr || port_ == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "setting 'listen': cannot listen on ", config_.listen,
-        " (address in use, or not an address of this machine)"));
+    return absl::UnavailableError(
+        absl::StrCat("setting 'listen': cannot listen on ", config_.listen,
+                     " (address in use, or not an address of this machine)"));
   }
   // "" stands for the whole server; the services can be asked by name too.
   grpc::HealthCheckServiceInterface* health = grpc_->GetHealthCheckService();
@@ -126,22 +130,24 @@ absl::Status Server::Init() {
       return {true, "ok"};
     };
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
-        MetricsHttpServer::Start(config_.metrics_listen, metrics_.get(), health);
+        MetricsHttpServer::Start(config_.metrics_listen, metrics_.get(),
+                                 health);
     if (!http.ok()) {
-      return absl::Status(http.status().code(),
-                          absl::StrCat("setting 'metrics_listen': ",
-                                       http.status().message()));
+      return absl::Status(
+          http.status().code(),
+          absl::StrCat("setting 'metrics_listen': ", http.status().message()));
     }
     http_ = std::move(*http);
   }
   housekeeping_ = std::thread([this] { Housekeeping(); });
-  LogInfo("serving", {{"version", kCairnVersion},
-                      {"listen", config_.listen},
-                      {"metrics", config_.metrics_listen},
-                      {"tls", config_.tls_cert_file.empty() ? "off" : "on"},
-                      {"mtls", config_.tls_client_ca_file.empty() ? "off" : "on"},
-                      {"auth", config_.auth_tokens_file.empty() ? "off" : "on"},
-                      {"durability", config_.default_sync ? "sync" : "async"}});
+  LogInfo("serving",
+          {{"version", kCairnVersion},
+           {"listen", config_.listen},
+           {"metrics", config_.metrics_listen},
+           {"tls", config_.tls_cert_file.empty() ? "off" : "on"},
+           {"mtls", config_.tls_client_ca_file.empty() ? "off" : "on"},
+           {"auth", config_.auth_tokens_file.empty() ? "off" : "on"},
+           {"durability", config_.default_sync ? "sync" : "async"}});
   return absl::OkStatus();
 }
 
@@ -159,7 +165,8 @@ absl::Status Server::Shutdown() {
   stopping_.store(true);
   absl::Time start = absl::Now();
   if (grpc_ != nullptr) {
-    LogInfo("shutting down", {{"grace", absl::FormatDuration(config_.shutdown_grace)}});
+    LogInfo("shutting down",
+            {{"grace", absl::FormatDuration(config_.shutdown_grace)}});
     grpc_->GetHealthCheckService()->SetServingStatus(false);
   }
   // New calls are answered UNAVAILABLE by our handlers while the running
@@ -177,7 +184,8 @@ absl::Status Server::Shutdown() {
       LogWarn("calls still running after the grace period; stopping writes");
     }
     if (db_ != nullptr) db_->StopWrites();
-    if (!idle) env_->WaitIdle(absl::Now() + absl::Seconds(1), absl::ZeroDuration());
+    if (!idle)
+      env_->WaitIdle(absl::Now() + absl::Seconds(1), absl::ZeroDuration());
   }
   if (grpc_ != nullptr) {
     grpc_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
@@ -194,7 +202,8 @@ absl::Status Server::Shutdown() {
     if (metrics_ != nullptr) metrics_->AttachDb(nullptr);
     closed = db_->Close();
     if (closed.ok()) {
-      LogInfo("engine closed", {{"drain", absl::FormatDuration(absl::Now() - start)}});
+      LogInfo("engine closed",
+              {{"drain", absl::FormatDuration(absl::Now() - start)}});
     } else {
       LogError("engine close failed", {{"error", closed.ToString()}});
     }
@@ -203,8 +212,6 @@ absl::Status Server::Shutdown() {
   return closed;
 }
 
-Server::~Server() {
-  Shutdown().IgnoreError();
-}
+Server::~Server() { Shutdown().IgnoreError(); }
 
 }  // namespace cairn::server

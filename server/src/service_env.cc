@@ -66,10 +66,10 @@ grpc::Status ServiceEnv::OpenStream(const grpc::ServerContextBase& context,
                           "server is shutting down");
     }
     if (open_streams_ >= l.max_concurrent_streams) {
-      return grpc::Status(
-          grpc::StatusCode::RESOURCE_EXHAUSTED,
-          absl::StrCat(open_streams_, " streams already open "
-                                      "(--max_concurrent_streams)"));
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat(open_streams_,
+                                       " streams already open "
+                                       "(--max_concurrent_streams)"));
     }
     if (kind == StreamKind::kTxn && open_txns_ >= l.max_txn_streams) {
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -119,7 +119,8 @@ bool ServiceEnv::WaitIdle(absl::Time deadline, absl::Duration quiet) {
     bool busy;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      busy = open_streams_ != 0 || inflight_.load(std::memory_order_acquire) != 0;
+      busy =
+          open_streams_ != 0 || inflight_.load(std::memory_order_acquire) != 0;
     }
     if (busy || arrivals != seen) {
       seen = arrivals;

@@ -95,7 +95,7 @@ class ServiceEnv {
   const std::unique_ptr<WritePool> write_pool_;
 
   std::atomic<bool> shutting_down_{false};
-  std::atomic<int> inflight_{0};  // unary calls running
+  std::atomic<int> inflight_{0};               // unary calls running
   mutable std::atomic<uint64_t> arrivals_{0};  // calls seen by Admit
   std::mutex mu_;
   std::set<CancellableStream*> streams_;  // guarded by mu_

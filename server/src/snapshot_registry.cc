@@ -1,8 +1,8 @@
 #include "snapshot_registry.h"
 
-#include "string_view_bridge.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "string_view_bridge.h"
 
 namespace cairn::server {
 
@@ -22,8 +22,8 @@ absl::StatusOr<SnapshotRegistry::Acquired> SnapshotRegistry::Acquire(
         "the database is empty (sequence 0): nothing to snapshot yet");
   }
   if (static_cast<int>(held_.size()) >= max_) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "already holding ", max_, " snapshots (--max_snapshots)"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("already holding ", max_, " snapshots (--max_snapshots)"));
   }
   storage::DB* db = db_;
   Ref ref(db->GetSnapshot(),
@@ -39,8 +39,7 @@ absl::Status SnapshotRegistry::Release(uint64_t seq) {
   ExpireLocked(absl::Now());
   auto it = held_.find(seq);
   if (it == held_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("seq: no snapshot held at ", seq));
+    return absl::NotFoundError(absl::StrCat("seq: no snapshot held at ", seq));
   }
   dropped = std::move(it->second.snapshot);
   held_.erase(it);

@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "string_view_bridge.h"
 #include "absl/strings/str_cat.h"
+#include "string_view_bridge.h"
 
 namespace cairn::server {
 

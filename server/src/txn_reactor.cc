@@ -86,8 +86,8 @@ void TxnReactor::OnWriteDone(bool ok) {
   if (finished_) return;
   if (!ok) {
     if (txn_ != nullptr) txn_->Rollback();
-    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED,
-                              "the client went away"));
+    FinishLocked(
+        grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
     return;
   }
   if (cancelled_) {
@@ -178,7 +178,8 @@ grpc::Status TxnReactor::Handle(bool* last) {
     case v1::TxnRequest::kMerge: {
       const v1::MergeOp& m = request_.merge();
       absl::Status s = v.Key("merge.key", m.key());
-      if (s.ok()) s = v.Merge("merge", m.operator_(), m.operand(), m.argument());
+      if (s.ok())
+        s = v.Merge("merge", m.operator_(), m.operand(), m.argument());
       if (!s.ok()) return ToGrpc(s);
       grpc::Status gs = CountWrite(m.key().size() + m.operand().size());
       if (!gs.ok()) return gs;
@@ -218,8 +219,8 @@ grpc::Status TxnReactor::Begin(const v1::TxnBegin& begin) {
 }
 
 grpc::Status TxnReactor::Scan(const v1::TxnScan& scan) {
-  absl::StatusOr<ScanBounds> bounds = env_->validator().Range(
-      "scan", scan.start(), scan.end(), scan.prefix());
+  absl::StatusOr<ScanBounds> bounds =
+      env_->validator().Range("scan", scan.start(), scan.end(), scan.prefix());
   if (!bounds.ok()) return ToGrpc(bounds.status());
   const Limits& limits = env_->limits();
   uint64_t max_keys = limits.scan_chunk_keys;
@@ -240,7 +241,8 @@ grpc::Status TxnReactor::Scan(const v1::TxnScan& scan) {
          bytes < limits.scan_chunk_bytes) {
     v1::KeyValue* kv = out->add_kvs();
     kv->set_key(it->key().data(), it->key().size());
-    if (!scan.keys_only()) kv->set_value(it->value().data(), it->value().size());
+    if (!scan.keys_only())
+      kv->set_value(it->value().data(), it->value().size());
     kv->set_revision(it->seq());
     kv->set_expires_at_unix_micros(it->expires_at_micros());
     bytes += it->key().size() + it->value().size() + 16;
@@ -271,16 +273,16 @@ grpc::Status TxnReactor::Commit(const v1::TxnCommit& commit) {
 grpc::Status TxnReactor::CountWrite(size_t bytes) {
   const Limits& l = env_->limits();
   if (writes_ + 1 > l.max_batch_ops) {
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        absl::StrCat("a transaction may buffer at most ",
-                                     l.max_batch_ops,
-                                     " writes (--max_batch_ops)"));
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("a transaction may buffer at most ", l.max_batch_ops,
+                     " writes (--max_batch_ops)"));
   }
   if (write_bytes_ + bytes > l.max_batch_bytes) {
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        absl::StrCat("a transaction may buffer at most ",
-                                     l.max_batch_bytes,
-                                     " bytes (--max_batch_bytes)"));
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("a transaction may buffer at most ", l.max_batch_bytes,
+                     " bytes (--max_batch_bytes)"));
   }
   ++writes_;
   write_bytes_ += bytes;

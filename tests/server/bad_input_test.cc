@@ -25,10 +25,10 @@
 #include "cairn/v1/admin.grpc.pb.h"
 #include "cairn/v1/kv.grpc.pb.h"
 #include "cairnd_process.h"
-#include "txn_stream.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
+#include "txn_stream.h"
 
 namespace cairn::test {
 namespace {
@@ -69,7 +69,6 @@ std::unique_ptr<grpc::ClientContext> Ctx() {
   }
   return ::testing::AssertionSuccess();
 }
-
 
 class BadInputTest : public ::testing::Test {
  protected:
@@ -873,7 +872,8 @@ TEST(SnapshotEdgeTest, SnapshotOnEmptyDatabaseIsRefused) {
   v1::AcquireSnapshotResponse ar;
   grpc::Status s =
       admin->AcquireSnapshot(Ctx().get(), v1::AcquireSnapshotRequest(), &ar);
-  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION)
+      << s.error_message();
   v1::PutRequest p;
   p.set_key("k");
   v1::PutResponse pr;

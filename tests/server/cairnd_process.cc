@@ -5,8 +5,8 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,9 +16,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/numbers.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace cairn::test {
@@ -93,9 +93,9 @@ absl::Status CairndProcess::Restart() {
 }
 
 absl::Status CairndProcess::Launch() {
-  std::vector<std::string> args = {
-      CairndPath(), "--listen=" + address_, "--metrics_listen=" + metrics_,
-      "--data_dir=" + data_dir_};
+  std::vector<std::string> args = {CairndPath(), "--listen=" + address_,
+                                   "--metrics_listen=" + metrics_,
+                                   "--data_dir=" + data_dir_};
   for (const std::string& a : options_.args) args.push_back(a);
   // posix_spawn, not fork: fork would run gRPC's fork handlers in this
   // process, which wait for its in-flight calls to quiesce.
@@ -111,8 +111,8 @@ absl::Status CairndProcess::Launch() {
   int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
-    return absl::InternalError(absl::StrCat("posix_spawn ", argv[0], ": ",
-                                            strerror(rc)));
+    return absl::InternalError(
+        absl::StrCat("posix_spawn ", argv[0], ": ", strerror(rc)));
   }
   pid_ = pid;
   if (!options_.wait_ready) return absl::OkStatus();
@@ -120,7 +120,8 @@ absl::Status CairndProcess::Launch() {
   if (!s.ok()) {
     std::string log = Log();
     Kill();
-    return absl::Status(s.code(), absl::StrCat(s.message(), "\n--- cairnd log:\n", log));
+    return absl::Status(s.code(),
+                        absl::StrCat(s.message(), "\n--- cairnd log:\n", log));
   }
   return absl::OkStatus();
 }
@@ -134,8 +135,8 @@ std::shared_ptr<grpc::Channel> CairndProcess::Channel() const {
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 250);
   if (options_.tls_ca_file.empty()) {
-    return grpc::CreateCustomChannel(
-        address_, grpc::InsecureChannelCredentials(), args);
+    return grpc::CreateCustomChannel(address_,
+                                     grpc::InsecureChannelCredentials(), args);
   }
   auto read = [](const std::string& path) {
     std::ifstream f(path);

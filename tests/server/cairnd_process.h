@@ -10,7 +10,6 @@
 #include <sys/types.h>
 
 #include <csignal>
-
 #include <memory>
 #include <string>
 #include <vector>

@@ -90,7 +90,8 @@ TEST_F(ConfigTest, ByteSizesAcceptUnits) {
 }
 
 TEST_F(ConfigTest, UnknownSettingInFileIsNamed) {
-  std::string path = WriteConfig("listen = \"127.0.0.1:1\"\nmax_vaule_bytes = 5\n");
+  std::string path =
+      WriteConfig("listen = \"127.0.0.1:1\"\nmax_vaule_bytes = 5\n");
   absl::StatusOr<ServerConfig> c = Load({"--config=" + path});
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("max_vaule_bytes"), std::string::npos)

@@ -16,8 +16,8 @@
 #include "cairn/v1/kv.grpc.pb.h"
 #include "cairn/v1/replication.grpc.pb.h"
 #include "cairnd_process.h"
-#include "txn_stream.h"
 #include "gtest/gtest.h"
+#include "txn_stream.h"
 
 namespace cairn::test {
 namespace {
@@ -284,7 +284,8 @@ TEST_F(KvTest, ScanRangePrefixReverseLimitKeysOnlyAndChunks) {
   range.set_end(all[9]);
   chunks = Scan(range, &s);
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ(Keys(chunks), std::vector<std::string>(all.begin() + 5, all.begin() + 9));
+  EXPECT_EQ(Keys(chunks),
+            std::vector<std::string>(all.begin() + 5, all.begin() + 9));
 
   v1::ScanRequest empty;
   empty.set_prefix(K("nothing-here"));
@@ -482,9 +483,9 @@ TEST_F(KvTest, ConcurrentTxnIncrementsAreSerializable) {
         v1::TxnResponse resp;
         // Sync commits run on the server's write pool; alternate with
         // async ones, which run inline.
-        txn.Send(TCommit(i % 2 == 0 ? v1::DURABILITY_SYNC
-                                    : v1::DURABILITY_ASYNC),
-                 &resp);
+        txn.Send(
+            TCommit(i % 2 == 0 ? v1::DURABILITY_SYNC : v1::DURABILITY_ASYNC),
+            &resp);
         grpc::Status s = txn.Finish();
         if (s.ok()) {
           ++i;
@@ -500,7 +501,8 @@ TEST_F(KvTest, ConcurrentTxnIncrementsAreSerializable) {
 }
 
 TEST_F(KvTest, AdminFlushCompactStatsCheckpoint) {
-  for (int i = 0; i < 100; ++i) Put(K(absl::StrCat("f", i)), std::string(100, 'x'));
+  for (int i = 0; i < 100; ++i)
+    Put(K(absl::StrCat("f", i)), std::string(100, 'x'));
   v1::FlushRequest f;
   v1::FlushResponse fr;
   ASSERT_TRUE(admin_->Flush(Ctx().get(), f, &fr).ok());

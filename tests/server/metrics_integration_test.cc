@@ -28,8 +28,8 @@
 #include "cairn/v1/admin.grpc.pb.h"
 #include "cairn/v1/kv.grpc.pb.h"
 #include "cairnd_process.h"
-#include "txn_stream.h"
 #include "gtest/gtest.h"
+#include "txn_stream.h"
 
 namespace cairn::test {
 namespace {
@@ -253,9 +253,8 @@ Scrape ScrapeUntil(const CairndProcess& p,
 
 Labels Rpc(const std::string& service, const std::string& method,
            const std::string& type = "unary") {
-  return {{"grpc_service", service},
-          {"grpc_method", method},
-          {"grpc_type", type}};
+  return {
+      {"grpc_service", service}, {"grpc_method", method}, {"grpc_type", type}};
 }
 Labels WithCode(Labels l, const std::string& code) {
   l["grpc_code"] = code;
@@ -273,8 +272,8 @@ grpc::Status Put(v1::KV::Stub* kv, const std::string& key,
 
 void Flush(v1::Admin::Stub* admin) {
   v1::FlushResponse fr;
-  grpc::Status s = admin->Flush(Ctx(absl::Seconds(30)).get(),
-                                v1::FlushRequest(), &fr);
+  grpc::Status s =
+      admin->Flush(Ctx(absl::Seconds(30)).get(), v1::FlushRequest(), &fr);
   ASSERT_TRUE(s.ok()) << s.error_message();
 }
 
@@ -286,7 +285,8 @@ void StopWritesWithTwoL0Files(v1::KV::Stub* kv, v1::Admin::Stub* admin) {
     Flush(admin);
   }
   v1::StatsResponse st;
-  ASSERT_TRUE(admin->Stats(Ctx(absl::Seconds(30)).get(), v1::StatsRequest(), &st).ok());
+  ASSERT_TRUE(
+      admin->Stats(Ctx(absl::Seconds(30)).get(), v1::StatsRequest(), &st).ok());
   ASSERT_EQ(st.levels(0).files(), 2);
 }
 
@@ -332,7 +332,8 @@ TEST(MetricsIntegration, EveryDocumentedFamilyIsExportedAndMovesWithTheServer) {
       EXPECT_FALSE(std::isnan(s.Get("cairn_sst_files", l))) << level;
       EXPECT_FALSE(std::isnan(s.Get("cairn_sst_bytes", l))) << level;
       EXPECT_FALSE(std::isnan(s.Get("cairn_compactions_total", l))) << level;
-      EXPECT_FALSE(std::isnan(s.Get("cairn_compaction_duration_seconds_count", l)))
+      EXPECT_FALSE(
+          std::isnan(s.Get("cairn_compaction_duration_seconds_count", l)))
           << level;
     }
     for (const char* reason : {"l0_slowdown", "l0_stop", "memtable_limit",
@@ -344,7 +345,8 @@ TEST(MetricsIntegration, EveryDocumentedFamilyIsExportedAndMovesWithTheServer) {
       EXPECT_EQ(s.Get("cairn_write_stalled_writers", l), 0) << reason;
     }
     for (const char* kind : {"scan", "txn", "tail"}) {
-      EXPECT_EQ(s.Get("cairn_server_streams_open", {{"kind", kind}}), 0) << kind;
+      EXPECT_EQ(s.Get("cairn_server_streams_open", {{"kind", kind}}), 0)
+          << kind;
     }
     EXPECT_EQ(s.Get("cairn_write_stopped"), 0);
     EXPECT_EQ(s.Get("cairn_writes_rejected_total"), 0);
@@ -357,7 +359,9 @@ TEST(MetricsIntegration, EveryDocumentedFamilyIsExportedAndMovesWithTheServer) {
 
     // cairn_build_info{version="..."} 1, the version Admin.Stats reports.
     v1::StatsResponse st;
-    ASSERT_TRUE(admin->Stats(Ctx(absl::Seconds(30)).get(), v1::StatsRequest(), &st).ok());
+    ASSERT_TRUE(
+        admin->Stats(Ctx(absl::Seconds(30)).get(), v1::StatsRequest(), &st)
+            .ok());
     const std::vector<Sample> info = s.Find("cairn_build_info");
     ASSERT_EQ(info.size(), 1u);
     EXPECT_EQ(info[0].value, 1);
@@ -380,13 +384,17 @@ TEST(MetricsIntegration, EveryDocumentedFamilyIsExportedAndMovesWithTheServer) {
     // client by a moment.
     const Scrape after = ScrapeUntil(p, [&](const Scrape& s) {
       return s.GetOr0("grpc_server_handled_total", WithCode(put, "OK")) >=
-                 before.GetOr0("grpc_server_handled_total", WithCode(put, "OK")) + kPuts &&
+                 before.GetOr0("grpc_server_handled_total",
+                               WithCode(put, "OK")) +
+                     kPuts &&
              s.GetOr0("grpc_server_handling_seconds_count", put) >=
-                 before.GetOr0("grpc_server_handling_seconds_count", put) + kPuts;
+                 before.GetOr0("grpc_server_handling_seconds_count", put) +
+                     kPuts;
     });
-    EXPECT_EQ(after.GetOr0("grpc_server_handled_total", WithCode(put, "OK")) -
-                  before.GetOr0("grpc_server_handled_total", WithCode(put, "OK")),
-              kPuts);
+    EXPECT_EQ(
+        after.GetOr0("grpc_server_handled_total", WithCode(put, "OK")) -
+            before.GetOr0("grpc_server_handled_total", WithCode(put, "OK")),
+        kPuts);
     EXPECT_EQ(after.GetOr0("grpc_server_started_total", put) -
                   before.GetOr0("grpc_server_started_total", put),
               kPuts);
@@ -394,7 +402,11 @@ TEST(MetricsIntegration, EveryDocumentedFamilyIsExportedAndMovesWithTheServer) {
                   before.GetOr0("grpc_server_handling_seconds_count", put),
               kPuts);
     EXPECT_EQ(after.GetOr0("grpc_server_handling_seconds_bucket",
-                           [&] { Labels l = put; l["le"] = "+Inf"; return l; }()),
+                           [&] {
+                             Labels l = put;
+                             l["le"] = "+Inf";
+                             return l;
+                           }()),
               after.GetOr0("grpc_server_handling_seconds_count", put));
     EXPECT_EQ(after.Get("cairn_keys_written_total") -
                   before.Get("cairn_keys_written_total"),
@@ -406,8 +418,9 @@ TEST(MetricsIntegration, EveryDocumentedFamilyIsExportedAndMovesWithTheServer) {
               before.Get("cairn_written_bytes_total"));
     EXPECT_GT(after.Get("cairn_wal_written_bytes_total"),
               before.Get("cairn_wal_written_bytes_total"));
-    EXPECT_EQ(after.Get("cairn_last_sequence") - before.Get("cairn_last_sequence"),
-              kPuts);
+    EXPECT_EQ(
+        after.Get("cairn_last_sequence") - before.Get("cairn_last_sequence"),
+        kPuts);
     EXPECT_GT(after.Get("cairn_memtable_bytes"), 0);
     // Nothing was refused.
     EXPECT_EQ(after.Find("grpc_server_handled_total", put).size(), 1u);
@@ -420,7 +433,8 @@ TEST(MetricsIntegration, EveryDocumentedFamilyIsExportedAndMovesWithTheServer) {
     req.set_value("v");
     v1::PutResponse resp;
     grpc::Status s = kv->Put(Ctx(absl::Seconds(30)).get(), req, &resp);
-    ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+    ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << s.error_message();
     const Labels invalid = WithCode(put, "INVALID_ARGUMENT");
     const Scrape after = ScrapeUntil(p, [&](const Scrape& sc) {
       return sc.GetOr0("grpc_server_handled_total", invalid) >= 1;
@@ -447,8 +461,12 @@ TEST(MetricsIntegration, EveryDocumentedFamilyIsExportedAndMovesWithTheServer) {
       ASSERT_TRUE(kv->Get(Ctx(absl::Seconds(30)).get(), req, &resp).ok());
     }
     const Scrape after = ScrapeOrDie(p);
-    EXPECT_EQ(after.Get("cairn_keys_read_total") - before.Get("cairn_keys_read_total"), 2);
-    EXPECT_EQ(after.Get("cairn_keys_found_total") - before.Get("cairn_keys_found_total"), 1);
+    EXPECT_EQ(after.Get("cairn_keys_read_total") -
+                  before.Get("cairn_keys_read_total"),
+              2);
+    EXPECT_EQ(after.Get("cairn_keys_found_total") -
+                  before.Get("cairn_keys_found_total"),
+              1);
   }
 
   // A Txn stream is counted open while it is, and not after.
@@ -470,10 +488,12 @@ TEST(MetricsIntegration, EveryDocumentedFamilyIsExportedAndMovesWithTheServer) {
     EXPECT_TRUE(fs.ok()) << fs.error_message();
     const Scrape closed = ScrapeUntil(p, [&](const Scrape& s) {
       return s.Get("cairn_server_streams_open", {{"kind", "txn"}}) == 0 &&
-             s.GetOr0("grpc_server_handled_total", WithCode(txn_rpc, "OK")) >= 1;
+             s.GetOr0("grpc_server_handled_total", WithCode(txn_rpc, "OK")) >=
+                 1;
     });
     EXPECT_EQ(closed.Get("cairn_server_streams_open", {{"kind", "txn"}}), 0);
-    EXPECT_EQ(closed.GetOr0("grpc_server_handled_total", WithCode(txn_rpc, "OK")), 1);
+    EXPECT_EQ(
+        closed.GetOr0("grpc_server_handled_total", WithCode(txn_rpc, "OK")), 1);
     EXPECT_EQ(closed.GetOr0("grpc_server_handling_seconds_count", txn_rpc), 1);
   }
 
@@ -482,10 +502,11 @@ TEST(MetricsIntegration, EveryDocumentedFamilyIsExportedAndMovesWithTheServer) {
     const Scrape before = ScrapeOrDie(p);
     ASSERT_EQ(before.Get("cairn_sst_files", {{"level", "0"}}), 0);
     Flush(admin.get());
-    const Scrape after = ScrapeUntil(p, [](const Scrape& s) {
-      return s.Get("cairn_flushes_total") >= 1;
-    });
-    EXPECT_EQ(after.Get("cairn_flushes_total") - before.Get("cairn_flushes_total"), 1);
+    const Scrape after = ScrapeUntil(
+        p, [](const Scrape& s) { return s.Get("cairn_flushes_total") >= 1; });
+    EXPECT_EQ(
+        after.Get("cairn_flushes_total") - before.Get("cairn_flushes_total"),
+        1);
     EXPECT_EQ(after.Get("cairn_flush_duration_seconds_count") -
                   before.Get("cairn_flush_duration_seconds_count"),
               1);
@@ -493,7 +514,8 @@ TEST(MetricsIntegration, EveryDocumentedFamilyIsExportedAndMovesWithTheServer) {
               before.Get("cairn_flush_written_bytes_total"));
     EXPECT_EQ(after.Get("cairn_sst_files", {{"level", "0"}}), 1);
     EXPECT_GT(after.Get("cairn_sst_bytes", {{"level", "0"}}), 0);
-    EXPECT_EQ(after.Get("cairn_flushed_sequence"), after.Get("cairn_last_sequence"));
+    EXPECT_EQ(after.Get("cairn_flushed_sequence"),
+              after.Get("cairn_last_sequence"));
     EXPECT_EQ(after.Get("cairn_flushes_running"), 0);
     EXPECT_EQ(after.Get("cairn_immutable_memtables"), 0);
     EXPECT_EQ(after.GetOr0("grpc_server_handled_total",
@@ -508,7 +530,8 @@ TEST(MetricsIntegration, EveryDocumentedFamilyIsExportedAndMovesWithTheServer) {
     const Scrape before = ScrapeOrDie(p);
     const Labels l0 = {{"level", "0"}};
     v1::CompactResponse cr;
-    grpc::Status s = admin->Compact(Ctx(absl::Seconds(60)).get(), v1::CompactRequest(), &cr);
+    grpc::Status s =
+        admin->Compact(Ctx(absl::Seconds(60)).get(), v1::CompactRequest(), &cr);
     ASSERT_TRUE(s.ok()) << s.error_message();
     const Scrape after = ScrapeUntil(p, [&](const Scrape& sc) {
       return sc.Get("cairn_compactions_total", l0) >
@@ -560,9 +583,11 @@ TEST(MetricsIntegration, EveryDocumentedFamilyIsExportedAndMovesWithTheServer) {
     // Writes are still stopped (two L0 files), and a write has met the stop.
     EXPECT_EQ(after.Get("cairn_write_stopped"), 1);
     EXPECT_EQ(after.Get("cairn_write_stall_active", stop), 1);
-    EXPECT_EQ(after.Get("cairn_write_stall_active", {{"reason", "l0_slowdown"}}), 0);
+    EXPECT_EQ(
+        after.Get("cairn_write_stall_active", {{"reason", "l0_slowdown"}}), 0);
     // The refused write was not written.
-    EXPECT_EQ(after.Get("cairn_last_sequence"), before.Get("cairn_last_sequence"));
+    EXPECT_EQ(after.Get("cairn_last_sequence"),
+              before.Get("cairn_last_sequence"));
     // Whichever side answered, the server counted one Put that was not OK
     // (and not INVALID_ARGUMENT).
     auto refused = [&](const Scrape& sc) {
@@ -573,9 +598,8 @@ TEST(MetricsIntegration, EveryDocumentedFamilyIsExportedAndMovesWithTheServer) {
       }
       return n;
     };
-    const Scrape handled = ScrapeUntil(p, [&](const Scrape& sc) {
-      return refused(sc) > refused(before);
-    });
+    const Scrape handled = ScrapeUntil(
+        p, [&](const Scrape& sc) { return refused(sc) > refused(before); });
     EXPECT_EQ(refused(handled) - refused(before), 1);
     EXPECT_EQ(handled.GetOr0("grpc_server_handled_total", WithCode(put, "OK")),
               before.GetOr0("grpc_server_handled_total", WithCode(put, "OK")));
@@ -623,7 +647,8 @@ TEST(MetricsIntegration, HealthzIs503DuringTheShutdownDrain) {
   // A writer stalled with a long deadline keeps the drain waiting (up to the
   // 3 s grace).
   grpc::Status long_wait;
-  std::thread writer([&] { long_wait = Put(kv.get(), "stalled", absl::Seconds(60)); });
+  std::thread writer(
+      [&] { long_wait = Put(kv.get(), "stalled", absl::Seconds(60)); });
   const Labels stop = {{"reason", "l0_stop"}};
   const Scrape stalled = ScrapeUntil(p, [&](const Scrape& s) {
     return s.Get("cairn_write_stalled_writers", stop) == 1;
@@ -663,7 +688,8 @@ TEST(MetricsIntegration, HealthzIs503DuringTheShutdownDrain) {
   absl::StatusOr<int> st = p.Stop(0, absl::Seconds(30));
   writer.join();
   ASSERT_TRUE(st.ok()) << st.status() << "\n" << p.Log();
-  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << *st << "\n" << p.Log();
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << *st << "\n"
+                                                       << p.Log();
   EXPECT_FALSE(long_wait.ok());
 }
 
@@ -688,9 +714,12 @@ TEST(MetricsIntegration, StallGaugesFollowTheLsmShapeWithoutAWrite) {
   // One L0 file: at --l0_slowdown_trigger=1, writes are slowed down.
   ASSERT_TRUE(Put(kv.get(), "a").ok());
   Flush(admin.get());
-  Scrape s = ScrapeUntil(p, [&](const Scrape& sc) {
-    return sc.Get("cairn_write_stall_active", slowdown) == 1;
-  }, absl::Seconds(2));
+  Scrape s = ScrapeUntil(
+      p,
+      [&](const Scrape& sc) {
+        return sc.Get("cairn_write_stall_active", slowdown) == 1;
+      },
+      absl::Seconds(2));
   EXPECT_EQ(s.Get("cairn_sst_files", {{"level", "0"}}), 1);
   EXPECT_EQ(s.Get("cairn_write_stall_active", slowdown), 1)
       << "one L0 file (slowdown trigger 1), no write since the flush";
@@ -700,9 +729,9 @@ TEST(MetricsIntegration, StallGaugesFollowTheLsmShapeWithoutAWrite) {
   // Two L0 files: at --l0_stop_trigger=2, writes are stopped.
   ASSERT_TRUE(Put(kv.get(), "b").ok());
   Flush(admin.get());
-  s = ScrapeUntil(p, [&](const Scrape& sc) {
-    return sc.Get("cairn_write_stopped") == 1;
-  }, absl::Seconds(2));
+  s = ScrapeUntil(
+      p, [&](const Scrape& sc) { return sc.Get("cairn_write_stopped") == 1; },
+      absl::Seconds(2));
   EXPECT_EQ(s.Get("cairn_sst_files", {{"level", "0"}}), 2);
   EXPECT_EQ(s.Get("cairn_write_stopped"), 1)
       << "two L0 files (stop trigger 2), no write since the flush";
@@ -712,16 +741,22 @@ TEST(MetricsIntegration, StallGaugesFollowTheLsmShapeWithoutAWrite) {
 
   // Compacted away: no stall at all.
   v1::CompactResponse cr;
-  ASSERT_TRUE(admin->Compact(Ctx(absl::Seconds(60)).get(), v1::CompactRequest(), &cr).ok());
-  s = ScrapeUntil(p, [&](const Scrape& sc) {
-    return sc.Get("cairn_write_stall_active", slowdown) == 0 &&
-           sc.Get("cairn_write_stall_active", stop) == 0 &&
-           sc.Get("cairn_write_stopped") == 0;
-  }, absl::Seconds(2));
+  ASSERT_TRUE(
+      admin->Compact(Ctx(absl::Seconds(60)).get(), v1::CompactRequest(), &cr)
+          .ok());
+  s = ScrapeUntil(
+      p,
+      [&](const Scrape& sc) {
+        return sc.Get("cairn_write_stall_active", slowdown) == 0 &&
+               sc.Get("cairn_write_stall_active", stop) == 0 &&
+               sc.Get("cairn_write_stopped") == 0;
+      },
+      absl::Seconds(2));
   EXPECT_EQ(s.Get("cairn_sst_files", {{"level", "0"}}), 0);
   EXPECT_EQ(s.Get("cairn_write_stopped"), 0) << "no L0 file left";
   EXPECT_EQ(s.Get("cairn_write_stall_active", stop), 0) << "no L0 file left";
-  EXPECT_EQ(s.Get("cairn_write_stall_active", slowdown), 0) << "no L0 file left";
+  EXPECT_EQ(s.Get("cairn_write_stall_active", slowdown), 0)
+      << "no L0 file left";
   EXPECT_EQ(s.Get("cairn_delayed_write_rate_bytes_per_second"), 0);
 
   absl::Status st = p.StopCleanly();

@@ -76,7 +76,8 @@ TEST(Shutdown, EveryAcknowledgedSyncWriteSurvivesSigtermUnderLoad) {
   ASSERT_TRUE(ExitedWith(st, 0)) << p.Log();
   ASSERT_GT(acked.size(), 0u);
   for (const auto& [code, n] : refusals) {
-    EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE) << "code " << code << " x" << n;
+    EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE)
+        << "code " << code << " x" << n;
   }
 
   ASSERT_TRUE(p.Restart().ok()) << p.Log();
@@ -97,7 +98,8 @@ TEST(Shutdown, EveryAcknowledgedSyncWriteSurvivesSigtermUnderLoad) {
 }
 
 TEST(Shutdown, OpenStreamsEndWithUnavailable) {
-  auto server = CairndProcess::Start(WithArgs({"--scan_chunk_keys=2", "--durability=async"}));
+  auto server = CairndProcess::Start(
+      WithArgs({"--scan_chunk_keys=2", "--durability=async"}));
   ASSERT_TRUE(server.ok()) << server.status();
   CairndProcess& p = **server;
   auto kv = v1::KV::NewStub(p.Channel());
@@ -126,11 +128,13 @@ TEST(Shutdown, OpenStreamsEndWithUnavailable) {
   v1::TxnResponse more;
   EXPECT_FALSE(txn->Read(&more));
   grpc::Status ts = txn->Finish();
-  EXPECT_EQ(ts.error_code(), grpc::StatusCode::UNAVAILABLE) << ts.error_message();
+  EXPECT_EQ(ts.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << ts.error_message();
   int chunks = 1;
   while (scan->Read(&chunk)) ++chunks;
   grpc::Status ss = scan->Finish();
-  EXPECT_EQ(ss.error_code(), grpc::StatusCode::UNAVAILABLE) << ss.error_message();
+  EXPECT_EQ(ss.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << ss.error_message();
   EXPECT_LT(chunks, 128);  // 256 keys in chunks of 2: cut short
   stopper.join();
 }
@@ -138,7 +142,7 @@ TEST(Shutdown, OpenStreamsEndWithUnavailable) {
 // Options that stop writes once two L0 files exist.
 std::vector<std::string> StallArgs(const std::string& grace) {
   return {"--disable_auto_compactions", "--l0_compaction_trigger=1",
-          "--l0_slowdown_trigger=1",    "--l0_stop_trigger=2",
+          "--l0_slowdown_trigger=1", "--l0_stop_trigger=2",
           "--shutdown_grace=" + grace};
 }
 
@@ -152,10 +156,13 @@ void StopWritesWithTwoL0Files(CairndProcess& p) {
     v1::PutResponse resp;
     ASSERT_TRUE(kv->Put(Ctx(absl::Seconds(30)).get(), req, &resp).ok());
     v1::FlushResponse fr;
-    ASSERT_TRUE(admin->Flush(Ctx(absl::Seconds(30)).get(), v1::FlushRequest(), &fr).ok());
+    ASSERT_TRUE(
+        admin->Flush(Ctx(absl::Seconds(30)).get(), v1::FlushRequest(), &fr)
+            .ok());
   }
   v1::StatsResponse st;
-  ASSERT_TRUE(admin->Stats(Ctx(absl::Seconds(30)).get(), v1::StatsRequest(), &st).ok());
+  ASSERT_TRUE(
+      admin->Stats(Ctx(absl::Seconds(30)).get(), v1::StatsRequest(), &st).ok());
   ASSERT_EQ(st.levels(0).files(), 2);
 }
 
