@@ -21,6 +21,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "reflection_subset.grpc.pb.h"
+#include "server_test_util.h"
 
 namespace cairn::test {
 namespace {
@@ -33,36 +34,17 @@ using grpc::reflection::v1alpha::ServerReflection;
 using grpc::reflection::v1alpha::ServerReflectionRequest;
 using grpc::reflection::v1alpha::ServerReflectionResponse;
 
-std::unique_ptr<grpc::ClientContext> Ctx(
-    absl::Duration timeout = absl::Seconds(30)) {
-  auto c = std::make_unique<grpc::ClientContext>();
-  c->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  return c;
-}
-
 HealthCheckRequest ForService(const std::string& service) {
   HealthCheckRequest req;
   req.set_service(service);
   return req;
 }
 
-class HealthReflectionTest : public ::testing::Test {
+class HealthReflectionTest : public CairndSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto p = CairndProcess::Start(CairndOptions{});
-    ASSERT_TRUE(p.ok()) << p.status();
-    server_ = p->release();
-  }
-  static void TearDownTestSuite() {
-    if (server_ != nullptr) {
-      absl::Status st = server_->StopCleanly();
-      EXPECT_TRUE(st.ok()) << st;
-      delete server_;
-      server_ = nullptr;
-    }
-  }
+  static void SetUpTestSuite() { StartSuiteServer(); }
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
+    CairndSuite::SetUp();
     channel_ = server_->Channel();
   }
 
@@ -83,11 +65,8 @@ class HealthReflectionTest : public ::testing::Test {
     return resp;
   }
 
-  static CairndProcess* server_;
   std::shared_ptr<grpc::Channel> channel_;
 };
-
-CairndProcess* HealthReflectionTest::server_ = nullptr;
 
 TEST_F(HealthReflectionTest, CheckServerAndServices) {
   auto health = Health::NewStub(channel_);

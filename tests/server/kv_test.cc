@@ -17,6 +17,7 @@
 #include "cairn/v1/replication.grpc.pb.h"
 #include "cairnd_process.h"
 #include "gtest/gtest.h"
+#include "server_test_util.h"
 #include "txn_stream.h"
 
 namespace cairn::test {
@@ -25,25 +26,15 @@ namespace {
 using v1::Admin;
 using v1::KV;
 
-class KvTest : public ::testing::Test {
+class KvTest : public CairndSuite {
  protected:
   static void SetUpTestSuite() {
     CairndOptions o;
     o.args = {"--scan_chunk_keys=7", "--durability=async"};
-    auto p = CairndProcess::Start(o);
-    ASSERT_TRUE(p.ok()) << p.status();
-    server_ = p->release();
-  }
-  static void TearDownTestSuite() {
-    if (server_ != nullptr) {
-      absl::Status st = server_->StopCleanly();
-      EXPECT_TRUE(st.ok()) << st;
-      delete server_;
-      server_ = nullptr;
-    }
+    StartSuiteServer(std::move(o));
   }
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
+    CairndSuite::SetUp();
     channel_ = server_->Channel();
     kv_ = KV::NewStub(channel_);
     admin_ = Admin::NewStub(channel_);
@@ -52,12 +43,6 @@ class KvTest : public ::testing::Test {
   }
 
   std::string K(const std::string& k) { return prefix_ + k; }
-
-  static std::unique_ptr<grpc::ClientContext> Ctx() {
-    auto c = std::make_unique<grpc::ClientContext>();
-    c->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    return c;
-  }
 
   uint64_t Put(const std::string& key, const std::string& value) {
     v1::PutRequest req;
@@ -98,14 +83,11 @@ class KvTest : public ::testing::Test {
     return keys;
   }
 
-  static CairndProcess* server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<KV::Stub> kv_;
   std::unique_ptr<Admin::Stub> admin_;
   std::string prefix_;
 };
-
-CairndProcess* KvTest::server_ = nullptr;
 
 TEST_F(KvTest, PutGetRevisionAndReadSeq) {
   uint64_t seq = Put(K("a"), "one");

@@ -1,0 +1,70 @@
+// Helpers shared by the server test suites: a client context with a
+// deadline, a status matcher that checks the field named in the message, and
+// a suite base that runs one cairnd for all the tests of a suite.
+#ifndef CAIRN_TESTS_SERVER_SERVER_TEST_UTIL_H_
+#define CAIRN_TESTS_SERVER_SERVER_TEST_UTIL_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cairnd_process.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+
+namespace cairn::test {
+
+// A client context whose deadline is `timeout` from now.
+inline std::unique_ptr<grpc::ClientContext> Ctx(
+    absl::Duration timeout = absl::Seconds(30)) {
+  auto c = std::make_unique<grpc::ClientContext>();
+  c->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return c;
+}
+
+// `status` has `code` and a message of the form "<field>: why" (the field as
+// the request spells it). An empty `field` checks the code only.
+inline ::testing::AssertionResult IsError(const grpc::Status& status,
+                                          grpc::StatusCode code,
+                                          const std::string& field) {
+  if (status.error_code() != code) {
+    return ::testing::AssertionFailure()
+           << "code " << status.error_code() << " (want " << code
+           << "), message: '" << status.error_message() << "'";
+  }
+  if (!field.empty() &&
+      !absl::StartsWith(status.error_message(), absl::StrCat(field, ": "))) {
+    return ::testing::AssertionFailure()
+           << "message '" << status.error_message()
+           << "' does not name the field '" << field << "'";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Base of a suite whose tests share one cairnd: the derived suite's
+// SetUpTestSuite calls StartSuiteServer; the server is stopped (and must
+// exit cleanly) after the suite's last test.
+class CairndSuite : public ::testing::Test {
+ protected:
+  static void StartSuiteServer(CairndOptions options = {}) {
+    auto p = CairndProcess::Start(std::move(options));
+    ASSERT_TRUE(p.ok()) << p.status();
+    server_ = p->release();
+  }
+  static void TearDownTestSuite() {
+    if (server_ == nullptr) return;
+    absl::Status st = server_->StopCleanly();
+    EXPECT_TRUE(st.ok()) << st;
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(server_, nullptr); }
+
+  static inline CairndProcess* server_ = nullptr;
+};
+
+}  // namespace cairn::test
+
+#endif  // CAIRN_TESTS_SERVER_SERVER_TEST_UTIL_H_
