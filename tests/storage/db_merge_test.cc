@@ -783,20 +783,7 @@ class MergeModelRun {
 };
 
 TEST(DBMergeModel, RandomOperationsMatchANaiveFold) {
-  const testing::ModelSettings m =
-      testing::ModelSettingsFromEnv("CAIRN_STORAGE_MERGE", 2000, 1000);
-  for (uint64_t seed : m.seeds) {
-    SCOPED_TRACE(absl::StrFormat("CAIRN_STORAGE_MERGE_SEED=%d", seed));
-    TempDir dir;
-    MergeModelRun run(seed, dir.path());
-    for (uint64_t i = 0; i < m.ops; ++i) {
-      SCOPED_TRACE(absl::StrFormat("operation %d", i));
-      run.Step();
-      if (i % 150 == 149) run.Check();
-      if (::testing::Test::HasFailure()) return;
-    }
-    run.Check();
-  }
+  testing::RunModel<MergeModelRun>("CAIRN_STORAGE_MERGE", 2000, 1000, 150);
 }
 
 }  // namespace

@@ -95,6 +95,28 @@ inline ModelSettings ModelSettingsFromEnv(const std::string& prefix,
   return m;
 }
 
+// Runs a randomized model test: for each seed of the settings read from
+// `<prefix>_*` (see ModelSettingsFromEnv), a fresh `Run(seed, dir)` takes
+// m.ops Steps, is Checked every `check_every` steps and at the end. Stops at
+// the first failure, naming the seed to replay it with.
+template <typename Run>
+void RunModel(const std::string& prefix, uint64_t default_ops,
+              uint64_t first_seed, uint64_t check_every) {
+  const ModelSettings m = ModelSettingsFromEnv(prefix, default_ops, first_seed);
+  for (uint64_t seed : m.seeds) {
+    SCOPED_TRACE(prefix + "_SEED=" + std::to_string(seed));
+    TempDir dir;
+    Run run(seed, dir.path());
+    for (uint64_t i = 0; i < m.ops; ++i) {
+      SCOPED_TRACE("operation " + std::to_string(i));
+      run.Step();
+      if (i % check_every == check_every - 1) run.Check();
+      if (::testing::Test::HasFailure()) return;
+    }
+    run.Check();
+  }
+}
+
 }  // namespace cairn::storage::testing
 
 #endif  // CAIRN_TESTS_STORAGE_DB_TEST_UTIL_H_

@@ -658,20 +658,7 @@ class TtlModelRun {
 };
 
 TEST(DBTtlModel, RandomOperationsWithAMovingClockMatchAModel) {
-  const testing::ModelSettings m =
-      testing::ModelSettingsFromEnv("CAIRN_STORAGE_TTL", 2000, 2000);
-  for (uint64_t seed : m.seeds) {
-    SCOPED_TRACE(absl::StrFormat("CAIRN_STORAGE_TTL_SEED=%d", seed));
-    TempDir dir;
-    TtlModelRun run(seed, dir.path());
-    for (uint64_t i = 0; i < m.ops; ++i) {
-      SCOPED_TRACE(absl::StrFormat("operation %d", i));
-      run.Step();
-      if (i % 50 == 49) run.Check();
-      if (::testing::Test::HasFailure()) return;
-    }
-    run.Check();
-  }
+  testing::RunModel<TtlModelRun>("CAIRN_STORAGE_TTL", 2000, 2000, 50);
 }
 
 }  // namespace
