@@ -64,6 +64,12 @@ std::optional<int> FailedConditionIndex(const absl::Status& status) {
 
 absl::Status DBImpl::RunWriteCheck(const WriteCheck& check,
                                    const SuperVersion& sv, uint64_t seq) {
+  if (check.expected_first_seq != 0 && seq + 1 != check.expected_first_seq) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "a replicated batch starts at sequence %d, but the next sequence is "
+        "%d",
+        check.expected_first_seq, seq + 1));
+  }
   const uint64_t now = NowMicros();
   if (check.conditions != nullptr) {
     for (size_t i = 0; i < check.conditions->size(); ++i) {

@@ -52,6 +52,10 @@ struct Compaction;
 struct WriteCheck {
   const std::vector<Condition>* conditions = nullptr;
   const ConflictSet* conflicts = nullptr;
+  // A replicated batch: it must get exactly this first sequence (0: any),
+  // and keeps the commit time its payload carries.
+  uint64_t expected_first_seq = 0;
+  bool keep_commit_time = false;
 };
 
 // What a reader needs, pinned together.
@@ -84,6 +88,9 @@ class DBImpl final : public DB {
                                  std::string_view key, std::string_view op,
                                  std::string_view operand,
                                  std::string_view argument) override;
+  absl::StatusOr<uint64_t> ApplyReplicated(const WriteOptions& options,
+                                           uint64_t first_seq,
+                                           std::string_view payload) override;
   absl::StatusOr<uint64_t> Write(const WriteOptions& options,
                                  const WriteBatch& batch) override;
   std::unique_ptr<Transaction> BeginTransaction(

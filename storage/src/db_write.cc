@@ -112,6 +112,27 @@ absl::StatusOr<uint64_t> DBImpl::Write(const WriteOptions& options,
   return WriteInternal(options, &batch, &check);
 }
 
+absl::StatusOr<uint64_t> DBImpl::ApplyReplicated(const WriteOptions& options,
+                                                 uint64_t first_seq,
+                                                 std::string_view payload) {
+  WriteBatch batch;
+  if (absl::Status s = WriteBatch::FromPayload(payload, &batch); !s.ok()) {
+    return s;
+  }
+  if (batch.Count() == 0) {
+    return absl::InvalidArgumentError("a replicated batch has no operations");
+  }
+  if (first_seq == 0 || first_seq > kMaxSequenceNumber - batch.Count()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "first_seq %d is not a sequence a batch can start at", first_seq));
+  }
+  if (absl::Status s = ValidateBatch(batch); !s.ok()) return s;
+  WriteCheck check;
+  check.expected_first_seq = first_seq;
+  check.keep_commit_time = true;
+  return WriteInternal(options, &batch, &check);
+}
+
 absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
                                                const WriteBatch* batch,
                                                const WriteCheck* check) {
@@ -192,14 +213,17 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
         if (!g->status.ok()) continue;
       }
       if (g->batch->Count() == 0) continue;
-      if (absl::Status s =
-              WriteBatch::FromPayload(g->batch->Payload(), &stamped);
-          !s.ok()) {
-        g->status = s;
-        continue;
+      std::string_view payload = g->batch->Payload();
+      if (g->check == nullptr || !g->check->keep_commit_time) {
+        if (absl::Status s = WriteBatch::FromPayload(payload, &stamped);
+            !s.ok()) {
+          g->status = s;
+          continue;
+        }
+        stamped.SetCommitMicros(commit_micros);
+        payload = stamped.Payload();
       }
-      stamped.SetCommitMicros(commit_micros);
-      auto r = log_->Append(stamped.Payload(), g->batch->Count());
+      auto r = log_->Append(payload, g->batch->Count());
       if (!r.ok()) {
         if (absl::IsInvalidArgument(r.status())) {
           g->status = r.status();

@@ -114,9 +114,21 @@ absl::Status ForEachRecord(
     absl::FunctionRef<absl::Status(uint8_t type, std::string_view key,
                                    std::string_view value)>
         fn) {
-  std::string_view input = batch.Payload();
+  return ForEachPayloadRecord(batch.Payload(), fn);
+}
+
+absl::Status ForEachPayloadRecord(
+    std::string_view payload,
+    absl::FunctionRef<absl::Status(uint8_t type, std::string_view key,
+                                   std::string_view value)>
+        fn) {
+  if (payload.size() < kHeaderSize) {
+    return absl::DataLossError(absl::StrFormat(
+        "write batch: %d bytes, shorter than its header", payload.size()));
+  }
+  std::string_view input = payload;
   input.remove_prefix(kHeaderSize);
-  const uint32_t expected = batch.Count();
+  const uint32_t expected = DecodeFixed32(payload.data());
   uint32_t found = 0;
   while (!input.empty()) {
     const uint8_t type = static_cast<uint8_t>(input[0]);
@@ -157,6 +169,14 @@ absl::Status ForEachRecord(
         "write batch: header says %d operations, found %d", expected, found));
   }
   return absl::OkStatus();
+}
+
+bool DecodeBatchHeader(std::string_view payload, uint32_t* count,
+                       uint64_t* commit_micros) {
+  if (payload.size() < kHeaderSize) return false;
+  *count = DecodeFixed32(payload.data());
+  *commit_micros = DecodeFixed64(payload.data() + 4);
+  return true;
 }
 
 absl::Status WriteBatch::Iterate(Handler* handler) const {

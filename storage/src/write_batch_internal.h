@@ -26,6 +26,18 @@ absl::Status ForEachRecord(
                                    std::string_view value)>
         fn);
 
+// The same over an encoded batch (a WAL payload), read in place.
+absl::Status ForEachPayloadRecord(
+    std::string_view payload,
+    absl::FunctionRef<absl::Status(uint8_t type, std::string_view key,
+                                   std::string_view value)>
+        fn);
+
+// The header fields of an encoded batch; false if it is shorter than the
+// header.
+bool DecodeBatchHeader(std::string_view payload, uint32_t* count,
+                       uint64_t* commit_micros);
+
 }  // namespace cairn::storage
 
 #endif  // CAIRN_STORAGE_WRITE_BATCH_INTERNAL_H_

@@ -256,6 +256,39 @@ TEST_F(RetentionTest, MaxHoldBytesOverridesTheHold) {
   ExpectConsistent(segments_.size() - live.size());
 }
 
+TEST_F(RetentionTest, MaxHoldAgeOverridesTheHold) {
+  auto clock = std::make_shared<FakeClock>();
+  Options options = SmallOptions(kSegmentSize);
+  options.max_hold_age = absl::Hours(1);
+  options.clock = [clock] { return clock->Now(); };
+  Fill(options);
+  log_->SetRetentionHold(1);  // a consumer that never moves
+  log_->SetDeletableBelow(log_->LastSequence() + 1);
+  ASSERT_OK(log_->EnforceRetention());
+  EXPECT_EQ(LiveIds(), IdsFrom(0));
+  clock->Advance(absl::Minutes(59));
+  ASSERT_OK(log_->EnforceRetention());
+  EXPECT_EQ(LiveIds(), IdsFrom(0));
+  clock->Advance(absl::Minutes(1));
+  ASSERT_OK(log_->EnforceRetention());
+  EXPECT_EQ(LiveIds(), IdsFrom(7));
+  ExpectConsistent(7);
+}
+
+TEST_F(RetentionTest, MaxHoldAgeDoesNotOverrideTheWatermark) {
+  auto clock = std::make_shared<FakeClock>();
+  Options options = SmallOptions(kSegmentSize);
+  options.max_hold_age = absl::Hours(1);
+  options.clock = [clock] { return clock->Now(); };
+  Fill(options);
+  log_->SetRetentionHold(1);
+  log_->SetDeletableBelow(segments_[3].first_seq);
+  clock->Advance(absl::Hours(2));
+  ASSERT_OK(log_->EnforceRetention());
+  EXPECT_EQ(LiveIds(), IdsFrom(3));
+  ExpectConsistent(3);
+}
+
 TEST_F(RetentionTest, MaxHoldBytesDoesNotOverrideTheWatermark) {
   Options options = SmallOptions(kSegmentSize);
   options.max_hold_bytes = 2 * kSegmentSize;

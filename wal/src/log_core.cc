@@ -453,7 +453,8 @@ absl::Status LogCore::MakeSpareLocked() {
 void LogCore::BackgroundLoop() {
   std::lock_guard<std::mutex> l(mu_);
   const bool periodic = options_.sync_mode == SyncMode::kPeriodic;
-  const bool age_rule = options_.retain_age > absl::ZeroDuration();
+  const bool age_rule = options_.retain_age > absl::ZeroDuration() ||
+                        options_.max_hold_age > absl::ZeroDuration();
   absl::Time next_sync = absl::Now() + options_.sync_interval;
   absl::Time next_age_check = absl::Now() + absl::Seconds(1);
   bool seal_failed = false;  // then retry only after a wait

@@ -291,7 +291,10 @@ std::shared_ptr<Segment> LogCore::EnforceRetentionLocked(SegmentList* doomed) {
       break;
     }
     const bool over_cap =
-        options_.max_hold_bytes > 0 && total > options_.max_hold_bytes;
+        (options_.max_hold_bytes > 0 && total > options_.max_hold_bytes) ||
+        (options_.max_hold_age > absl::ZeroDuration() &&
+         now - absl::FromUnixNanos(static_cast<int64_t>(h.modified_ns)) >=
+             options_.max_hold_age);
     if (hold_ > 0 && h.last_seq >= hold_ && !over_cap) break;
     const auto next = std::next(it);
     if (next != segments_.end() && !next->second->header_durable()) {

@@ -156,6 +156,17 @@ class DB {
   virtual absl::StatusOr<uint64_t> Write(const WriteOptions& options,
                                          const WriteBatch& batch) = 0;
 
+  // Appends a batch committed by another database (a replica's primary),
+  // given as its encoding (a WAL payload, see change_reader.h), keeping its
+  // sequence numbers and commit time: its operations get first_seq,
+  // first_seq + 1, ... FailedPrecondition, writing nothing, unless first_seq
+  // is LastSequence() + 1 when the batch commits; InvalidArgument or
+  // DataLoss for a malformed or empty payload. Returns the batch's last
+  // sequence.
+  virtual absl::StatusOr<uint64_t> ApplyReplicated(
+      const WriteOptions& options, uint64_t first_seq,
+      std::string_view payload) = 0;
+
   // Starts an optimistic transaction (cairn/storage/transaction.h).
   virtual std::unique_ptr<Transaction> BeginTransaction(
       const TransactionOptions& options) = 0;

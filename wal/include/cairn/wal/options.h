@@ -76,8 +76,10 @@ struct Options {
   absl::Duration retain_age = absl::ZeroDuration();
   // Segments holding sequences at or above the retention hold (see
   // Log::SetRetentionHold) are kept, unless the log's segment files add up
-  // to more than max_hold_bytes (0: no cap), when the oldest go first anyway.
+  // to more than max_hold_bytes (0: no cap), when the oldest go first anyway,
+  // or the segment was last written max_hold_age ago or more (0: no cap).
   uint64_t max_hold_bytes = 0;
+  absl::Duration max_hold_age = absl::ZeroDuration();
 
   LogListener* listener = nullptr;  // not owned; may be null
   // Clock for timestamps and age-based retention; tests replace it.
