@@ -147,6 +147,26 @@ ABSL_FLAG(ByteSize, min_free_disk_bytes, ByteSize{0},
           "refuse writes when the data dir's file system has less free");
 ABSL_FLAG(ByteSize, wal_segment_bytes, ByteSize{64 << 20}, "WAL segment size");
 
+// --- Tail ---
+ABSL_FLAG(ByteSize, tail_retention_bytes, ByteSize{256 << 20},
+          "WAL kept for Tail beyond what flushes need (the newest segments "
+          "adding up to this); 0 = none");
+ABSL_FLAG(absl::Duration, tail_retention_age, absl::ZeroDuration(),
+          "WAL segments younger than this are kept for Tail; 0 = no age rule");
+ABSL_FLAG(ByteSize, consumer_retention_bytes, ByteSize{4ull << 30},
+          "cap on the WAL kept for named consumers' unacknowledged changes; "
+          "0 = no cap");
+ABSL_FLAG(absl::Duration, consumer_retention_age, absl::Hours(168),
+          "WAL segments older than this are not kept for named consumers; "
+          "0 = no cap");
+ABSL_FLAG(absl::Duration, tail_progress_interval, absl::Seconds(1),
+          "an idle Tail stream gets a progress message this often");
+ABSL_FLAG(ByteSize, tail_chunk_bytes, ByteSize{256 << 10},
+          "most event bytes in one Tail response (at most half of "
+          "max_message_bytes)");
+ABSL_FLAG(int, max_tail_streams, 256, "most Tail streams open at once");
+ABSL_FLAG(int, max_consumers, 1024, "most named Tail consumers");
+
 namespace cairn::server {
 namespace {
 
@@ -291,6 +311,20 @@ absl::Status Validate(const ServerConfig& c) {
   if (e.target_file_size < (64 << 10)) {
     return Bad("target_file_bytes", "must be at least 64KiB");
   }
+  if (e.wal.retain_age < absl::ZeroDuration()) {
+    return Bad("tail_retention_age", "must not be negative");
+  }
+  if (e.wal.max_hold_age < absl::ZeroDuration()) {
+    return Bad("consumer_retention_age", "must not be negative");
+  }
+  const TailSettings& t = c.tail;
+  if (t.progress_interval < absl::Milliseconds(10) ||
+      t.progress_interval > absl::Hours(1)) {
+    return Bad("tail_progress_interval", "must be in [10ms, 1h]");
+  }
+  if (t.chunk_bytes < 1024) return Bad("tail_chunk_bytes", "must be >= 1KiB");
+  if (t.max_tail_streams <= 0) return Bad("max_tail_streams", "must be > 0");
+  if (t.max_consumers <= 0) return Bad("max_consumers", "must be > 0");
   return absl::OkStatus();
 }
 
@@ -421,6 +455,17 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   e.memory_budget_bytes = absl::GetFlag(FLAGS_memory_budget_bytes).bytes;
   e.min_free_disk_bytes = absl::GetFlag(FLAGS_min_free_disk_bytes).bytes;
   e.wal.segment_size = absl::GetFlag(FLAGS_wal_segment_bytes).bytes;
+  e.wal.retain_bytes = absl::GetFlag(FLAGS_tail_retention_bytes).bytes;
+  e.wal.retain_age = absl::GetFlag(FLAGS_tail_retention_age);
+  e.wal.max_hold_bytes = absl::GetFlag(FLAGS_consumer_retention_bytes).bytes;
+  e.wal.max_hold_age = absl::GetFlag(FLAGS_consumer_retention_age);
+
+  TailSettings& t = c.tail;
+  t.progress_interval = absl::GetFlag(FLAGS_tail_progress_interval);
+  t.chunk_bytes = std::min(absl::GetFlag(FLAGS_tail_chunk_bytes).bytes,
+                           l.max_message_bytes / 2);
+  t.max_tail_streams = absl::GetFlag(FLAGS_max_tail_streams);
+  t.max_consumers = absl::GetFlag(FLAGS_max_consumers);
 
   absl::Status s = Validate(c);
   if (!s.ok()) return s;

@@ -44,12 +44,26 @@ struct Limits {
   absl::Duration snapshot_max_ttl = absl::Hours(1);
 };
 
+// Tail (change data capture) settings. WAL retention for Tail is in
+// engine.wal: retain_bytes / retain_age (kept for any Tail reader beyond
+// what flushes need) and max_hold_bytes / max_hold_age (the cap on what
+// named consumers can keep).
+struct TailSettings {
+  // An idle stream gets a progress message this often.
+  absl::Duration progress_interval = absl::Seconds(1);
+  // A response carries events of about this many bytes at most.
+  uint64_t chunk_bytes = 256 << 10;
+  int max_tail_streams = 256;
+  int max_consumers = 1024;
+};
+
 struct ServerConfig {
   std::string listen = "127.0.0.1:7070";
   std::string metrics_listen = "127.0.0.1:7071";
   std::string data_dir = "./data";
   bool default_sync = true;  // --durability=sync|async
   Limits limits;
+  TailSettings tail;
 
   // TLS: server certificate chain and key (PEM); with client_ca set, clients
   // must present a certificate signed by it (mutual TLS).

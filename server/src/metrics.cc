@@ -828,11 +828,30 @@ std::vector<MetricFamily> Metrics::Collect() const {
   std::vector<MetricFamily> process = CollectProcess();
   std::move(engine.begin(), engine.end(), std::back_inserter(out));
   std::move(process.begin(), process.end(), std::back_inserter(out));
+  {
+    std::lock_guard<std::mutex> lock(collectors_mu_);
+    for (const auto& [id, collect] : collectors_) {
+      std::vector<MetricFamily> more = collect();
+      std::move(more.begin(), more.end(), std::back_inserter(out));
+    }
+  }
   std::stable_sort(out.begin(), out.end(),
                    [](const MetricFamily& a, const MetricFamily& b) {
                      return a.name < b.name;
                    });
   return out;
+}
+
+int Metrics::AddCollector(Collector collector) {
+  std::lock_guard<std::mutex> lock(collectors_mu_);
+  const int id = next_collector_++;
+  collectors_[id] = std::move(collector);
+  return id;
+}
+
+void Metrics::RemoveCollector(int id) {
+  std::lock_guard<std::mutex> lock(collectors_mu_);
+  collectors_.erase(id);
 }
 
 std::string Metrics::RenderText() const {

@@ -28,6 +28,8 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -91,7 +93,14 @@ class Metrics {
   // listener says so.
   void SetEngineReadOnly(bool read_only);
 
-  // Every family (registry, engine, process), sorted by name.
+  // A source of families computed at scrape time (e.g. per-consumer Tail
+  // lag), included in Collect until removed. RemoveCollector waits for a
+  // scrape that is running it.
+  using Collector = std::function<std::vector<prometheus::MetricFamily>()>;
+  int AddCollector(Collector collector);
+  void RemoveCollector(int id);
+
+  // Every family (registry, engine, process, collectors), sorted by name.
   std::vector<prometheus::MetricFamily> Collect() const;
   // The same in the Prometheus text format 0.0.4.
   std::string RenderText() const;
@@ -146,6 +155,10 @@ class Metrics {
   storage::DB* db_ ABSL_GUARDED_BY(db_mu_) = nullptr;
 
   std::atomic<bool> engine_read_only_{false};
+
+  mutable std::mutex collectors_mu_;  // held while collectors run
+  std::map<int, Collector> collectors_ ABSL_GUARDED_BY(collectors_mu_);
+  int next_collector_ ABSL_GUARDED_BY(collectors_mu_) = 0;
 };
 
 // A server interceptor factory that counts every RPC of the server

@@ -7,14 +7,18 @@
 #include "absl/time/clock.h"
 #include "admin_service.h"
 #include "auth.h"
+#include "consumer_registry.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "kv_service.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "replication_service.h"
 #include "request_log.h"
 #include "service_env.h"
+#include "tail_metrics.h"
+#include "tail_reactor.h"
 #include "version.h"
 
 namespace cairn::server {
@@ -89,6 +93,19 @@ absl::Status Server::Init() {
                                       metrics_.get());
   kv_ = std::make_unique<KvService>(env_.get());
   admin_ = std::make_unique<AdminService>(env_.get(), started);
+  absl::StatusOr<std::unique_ptr<ConsumerRegistry>> consumers =
+      ConsumerRegistry::Open(options.fs, config_.data_dir, db_.get(),
+                             config_.tail.max_consumers);
+  if (!consumers.ok()) return consumers.status();
+  consumers_ = std::move(*consumers);
+  tail_metrics_ = std::make_unique<TailMetrics>(metrics_.get(), db_.get(),
+                                                consumers_.get());
+  tail_shared_ = std::make_unique<TailShared>();
+  tail_shared_->env = env_.get();
+  tail_shared_->consumers = consumers_.get();
+  tail_shared_->metrics = tail_metrics_.get();
+  tail_shared_->settings = config_.tail;
+  replication_ = std::make_unique<ReplicationService>(tail_shared_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -104,6 +121,7 @@ absl::Status Server::Init() {
       grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 100);
   builder.RegisterService(kv_.get());
   builder.RegisterService(admin_.get());
+  builder.RegisterService(replication_.get());
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
@@ -120,7 +138,8 @@ absl::Status Server::Init() {
   // "" stands for the whole server; the services can be asked by name too.
   grpc::HealthCheckServiceInterface* health = grpc_->GetHealthCheckService();
   health->SetServingStatus(true);
-  for (const char* service : {"cairn.v1.KV", "cairn.v1.Admin"}) {
+  for (const char* service :
+       {"cairn.v1.KV", "cairn.v1.Admin", "cairn.v1.Replication"}) {
     health->SetServingStatus(service, true);
   }
 
@@ -198,6 +217,8 @@ absl::Status Server::Shutdown() {
   }
   if (env_ != nullptr) env_->snapshots().Clear();
   absl::Status closed;
+  // Scrapes stop reading consumer lag from the WAL before it closes.
+  tail_metrics_.reset();
   if (db_ != nullptr) {
     if (metrics_ != nullptr) metrics_->AttachDb(nullptr);
     closed = db_->Close();

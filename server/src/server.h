@@ -1,6 +1,6 @@
-// Server: one running cairnd: the engine, the gRPC server with the KV and
-// Admin services (plus grpc.health.v1 and reflection), and the metrics HTTP
-// endpoint.
+// Server: one running cairnd: the engine, the gRPC server with the KV,
+// Replication and Admin services (plus grpc.health.v1 and reflection), the
+// named Tail consumers, and the metrics HTTP endpoint.
 //
 // Shutdown (graceful): health turns NOT_SERVING, new calls are refused with
 // UNAVAILABLE, open streams end with UNAVAILABLE, in-flight unary calls get
@@ -29,7 +29,11 @@
 namespace cairn::server {
 
 class AdminService;
+class ConsumerRegistry;
 class KvService;
+class ReplicationService;
+struct TailShared;
+class TailMetrics;
 class Metrics;
 class MetricsHttpServer;
 class ServiceEnv;
@@ -57,6 +61,10 @@ class Server {
   std::unique_ptr<ServiceEnv> env_;
   std::unique_ptr<KvService> kv_;
   std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<ConsumerRegistry> consumers_;
+  std::unique_ptr<TailMetrics> tail_metrics_;
+  std::unique_ptr<TailShared> tail_shared_;
+  std::unique_ptr<ReplicationService> replication_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<MetricsHttpServer> http_;
   int port_ = 0;

@@ -38,6 +38,7 @@ ServiceEnv::ServiceEnv(storage::DB* db, const ServerConfig& config,
       snapshots_(db, config.limits.max_snapshots),
       auth_(std::move(auth)),
       metrics_(metrics),
+      max_tail_streams_(config.tail.max_tail_streams),
       write_pool_(config.write_threads > 0
                       ? std::make_unique<WritePool>(config.write_threads)
                       : nullptr) {}
@@ -77,8 +78,15 @@ grpc::Status ServiceEnv::OpenStream(const grpc::ServerContextBase& context,
                                        " transactions already open "
                                        "(--max_txn_streams)"));
     }
+    if (kind == StreamKind::kTail && open_tails_ >= max_tail_streams_) {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat(open_tails_,
+                                       " Tail streams already open "
+                                       "(--max_tail_streams)"));
+    }
     ++open_streams_;
     if (kind == StreamKind::kTxn) ++open_txns_;
+    if (kind == StreamKind::kTail) ++open_tails_;
     streams_.insert(stream);
   }
   if (metrics_ != nullptr) metrics_->StreamOpened(StreamKindName(kind));
@@ -91,6 +99,7 @@ void ServiceEnv::CloseStream(StreamKind kind, CancellableStream* stream) {
     if (streams_.erase(stream) == 0) return;
     --open_streams_;
     if (kind == StreamKind::kTxn) --open_txns_;
+    if (kind == StreamKind::kTail) --open_tails_;
   }
   if (metrics_ != nullptr) metrics_->StreamClosed(StreamKindName(kind));
 }

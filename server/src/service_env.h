@@ -92,6 +92,7 @@ class ServiceEnv {
   SnapshotRegistry snapshots_;
   const std::unique_ptr<TokenAuth> auth_;
   Metrics* const metrics_;
+  const int max_tail_streams_;
   const std::unique_ptr<WritePool> write_pool_;
 
   std::atomic<bool> shutting_down_{false};
@@ -101,6 +102,7 @@ class ServiceEnv {
   std::set<CancellableStream*> streams_;  // guarded by mu_
   int open_streams_ = 0;                  // guarded by mu_
   int open_txns_ = 0;                     // guarded by mu_
+  int open_tails_ = 0;                    // guarded by mu_
 };
 
 std::string_view StreamKindName(StreamKind kind);
@@ -122,6 +124,11 @@ grpc::ServerUnaryReactor* RunUnary(ServiceEnv* env,
   return reactor;
 }
 
+template <typename Work>
+grpc::ServerUnaryReactor* RunUnaryBlocking(ServiceEnv* env,
+                                           grpc::CallbackServerContext* context,
+                                           Role role, Work work);
+
 // The body of a write handler: like RunUnary, but a write whose durability
 // resolves to sync runs on the write pool, so that gRPC's few threads are
 // not held while it waits for the WAL sync. `work` runs after the handler
@@ -131,11 +138,24 @@ grpc::ServerUnaryReactor* RunUnaryWrite(ServiceEnv* env,
                                         grpc::CallbackServerContext* context,
                                         int durability, Work work) {
   absl::StatusOr<bool> sync = env->validator().Sync("durability", durability);
-  if (!sync.ok() || !*sync || env->write_pool() == nullptr) {
+  if (!sync.ok() || !*sync) {
     return RunUnary(env, context, Role::kWrite, std::move(work));
   }
+  return RunUnaryBlocking(env, context, Role::kWrite, std::move(work));
+}
+
+// Like RunUnary, for a call that waits on the disk (a sync write, a durable
+// record of consumer progress): `work` runs on the write pool (inline when
+// there is none). It runs after the handler returned: capture by value.
+template <typename Work>
+grpc::ServerUnaryReactor* RunUnaryBlocking(ServiceEnv* env,
+                                           grpc::CallbackServerContext* context,
+                                           Role role, Work work) {
+  if (env->write_pool() == nullptr) {
+    return RunUnary(env, context, role, std::move(work));
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  grpc::Status s = env->Admit(*context, Role::kWrite);
+  grpc::Status s = env->Admit(*context, role);
   if (!s.ok()) {
     reactor->Finish(s);
     return reactor;

@@ -70,7 +70,8 @@ class HealthReflectionTest : public CairndSuite {
 
 TEST_F(HealthReflectionTest, CheckServerAndServices) {
   auto health = Health::NewStub(channel_);
-  for (const std::string service : {"", "cairn.v1.KV", "cairn.v1.Admin"}) {
+  for (const std::string service :
+       {"", "cairn.v1.KV", "cairn.v1.Admin", "cairn.v1.Replication"}) {
     SCOPED_TRACE(service);
     HealthCheckResponse resp;
     grpc::Status s = health->Check(Ctx().get(), ForService(service), &resp);
@@ -78,7 +79,7 @@ TEST_F(HealthReflectionTest, CheckServerAndServices) {
     EXPECT_EQ(resp.status(), HealthCheckResponse::SERVING);
   }
   for (const std::string service :
-       {"cairn.v1.Nope", "cairn.v1.Replication", "grpc.health.v1.Health "}) {
+       {"cairn.v1.Nope", "cairn.v1.replication", "grpc.health.v1.Health "}) {
     SCOPED_TRACE(service);
     HealthCheckResponse resp;
     grpc::Status s = health->Check(Ctx().get(), ForService(service), &resp);
@@ -121,8 +122,8 @@ TEST_F(HealthReflectionTest, ReflectionListsServices) {
   for (const auto& s : resp.list_services_response().service()) {
     names.push_back(s.name());
   }
-  for (const char* want :
-       {"cairn.v1.KV", "cairn.v1.Admin", "grpc.health.v1.Health"}) {
+  for (const char* want : {"cairn.v1.KV", "cairn.v1.Admin",
+                           "cairn.v1.Replication", "grpc.health.v1.Health"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), want), names.end())
         << want << " not in the list: " << resp.DebugString();
   }

@@ -48,9 +48,14 @@ inline ::testing::AssertionResult IsError(const grpc::Status& status,
 // exit cleanly) after the suite's last test.
 class CairndSuite : public ::testing::Test {
  protected:
+  // A server that does not start fails every test of the suite (a fatal
+  // failure here would make gtest skip them, which ctest counts as passing).
   static void StartSuiteServer(CairndOptions options = {}) {
     auto p = CairndProcess::Start(std::move(options));
-    ASSERT_TRUE(p.ok()) << p.status();
+    if (!p.ok()) {
+      start_error_ = p.status().ToString();
+      return;
+    }
     server_ = p->release();
   }
   static void TearDownTestSuite() {
@@ -60,9 +65,12 @@ class CairndSuite : public ::testing::Test {
     delete server_;
     server_ = nullptr;
   }
-  void SetUp() override { ASSERT_NE(server_, nullptr); }
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr) << "cairnd did not start: " << start_error_;
+  }
 
   static inline CairndProcess* server_ = nullptr;
+  static inline std::string start_error_;
 };
 
 }  // namespace cairn::test

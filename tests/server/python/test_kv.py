@@ -1055,18 +1055,38 @@ class CairndTest(unittest.TestCase):
 
     # ------------------------------------------------------------ replication
 
-    def test_replication_unimplemented(self):
-        # Defined in the contract, not served until the Tail feature lands.
-        self.assertCode(grpc.StatusCode.UNIMPLEMENTED, self.repl.Tail,
-                        replication_pb2.TailRequest(from_seq=1))
-        self.assertCode(grpc.StatusCode.UNIMPLEMENTED, self.repl.Ack,
-                        replication_pb2.AckRequest(consumer="c", seq=1))
-        self.assertCode(grpc.StatusCode.UNIMPLEMENTED,
-                        self.repl.ListConsumers,
-                        replication_pb2.ListConsumersRequest())
-        self.assertCode(grpc.StatusCode.UNIMPLEMENTED,
-                        self.repl.DropConsumer,
-                        replication_pb2.DropConsumerRequest(consumer="c"))
+    def test_tail_and_named_consumer(self):
+        # A Python CDC consumer: tail from a sequence, ack, list, drop.
+        first = self.kv.Put(kv_pb2.PutRequest(key=b"py/tail/1", value=b"a"),
+                            timeout=RPC_TIMEOUT).seq
+        last = self.kv.Put(kv_pb2.PutRequest(key=b"py/tail/2", value=b"b"),
+                           timeout=RPC_TIMEOUT).seq
+        stream = self.repl.Tail(replication_pb2.TailRequest(
+            from_seq=first, consumer="py-cdc",
+            filter=replication_pb2.TailFilter(prefix=b"py/tail/")),
+            timeout=RPC_TIMEOUT)
+        events = []
+        for resp in stream:
+            events.extend(resp.events)
+            if events and events[-1].seq >= last:
+                break
+        stream.cancel()
+        self.assertEqual([(e.seq, e.key, e.value) for e in events],
+                         [(first, b"py/tail/1", b"a"), (last, b"py/tail/2", b"b")])
+        self.assertEqual(events[0].op, replication_pb2.CHANGE_OP_PUT)
+        self.repl.Ack(replication_pb2.AckRequest(consumer="py-cdc", seq=first),
+                      timeout=RPC_TIMEOUT)
+        listed = {c.name: c for c in self.repl.ListConsumers(
+            replication_pb2.ListConsumersRequest(), timeout=RPC_TIMEOUT).consumers}
+        self.assertEqual(listed["py-cdc"].acked_seq, first)
+        self.assertGreaterEqual(listed["py-cdc"].lag_seqs, 1)
+        self.repl.DropConsumer(
+            replication_pb2.DropConsumerRequest(consumer="py-cdc"),
+            timeout=RPC_TIMEOUT)
+        self.assertCode(grpc.StatusCode.NOT_FOUND, self.repl.Ack,
+                        replication_pb2.AckRequest(consumer="py-cdc", seq=1))
+        self.assertCode(grpc.StatusCode.INVALID_ARGUMENT, self.repl.Tail,
+                        replication_pb2.TailRequest(from_seq=0))
 
 
 def main():

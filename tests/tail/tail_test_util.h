@@ -1,0 +1,101 @@
+// Helpers for the Tail tests that run cairnd: a Tail stream reader that
+// collects events and progress messages, and small KV write helpers.
+#ifndef CAIRN_TESTS_TAIL_TAIL_TEST_UTIL_H_
+#define CAIRN_TESTS_TAIL_TAIL_TEST_UTIL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "cairn/v1/kv.grpc.pb.h"
+#include "cairn/v1/replication.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+
+namespace cairn::test {
+
+// One Tail stream. Every Read blocks; the stream's deadline bounds the whole
+// test (a server that stops sending fails the test instead of hanging it).
+class TailStream {
+ public:
+  TailStream(const std::shared_ptr<grpc::Channel>& channel,
+             const v1::TailRequest& request,
+             absl::Duration deadline = absl::Seconds(120))
+      : stub_(v1::Replication::NewStub(channel)) {
+    context_.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    reader_ = stub_->Tail(&context_, request);
+  }
+  ~TailStream() {
+    if (!finished_) {
+      context_.TryCancel();
+      v1::TailResponse r;
+      while (reader_->Read(&r)) {
+      }
+      reader_->Finish().IgnoreError();
+    }
+  }
+
+  // Reads one response; false at the end of the stream (then Finish).
+  bool Read(v1::TailResponse* response) { return reader_->Read(response); }
+
+  // Reads until an event or a progress message reaches `seq`; appends the
+  // events to events_. False if the stream ended first.
+  bool ReadUntil(uint64_t seq) {
+    v1::TailResponse r;
+    while (reader_->Read(&r)) {
+      for (const v1::ChangeEvent& e : r.events()) events_.push_back(e);
+      if (r.has_progress()) progress_.push_back(r.progress().committed_seq());
+      if (!r.events().empty() && r.events().rbegin()->seq() >= seq) return true;
+      if (r.has_progress() && r.progress().committed_seq() >= seq) return true;
+    }
+    return false;
+  }
+
+  grpc::Status Finish() {
+    finished_ = true;
+    return reader_->Finish();
+  }
+  void Cancel() { context_.TryCancel(); }
+
+  std::vector<v1::ChangeEvent>& events() { return events_; }
+  const std::vector<uint64_t>& progress() const { return progress_; }
+
+ private:
+  std::unique_ptr<v1::Replication::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<v1::TailResponse>> reader_;
+  std::vector<v1::ChangeEvent> events_;
+  std::vector<uint64_t> progress_;
+  bool finished_ = false;
+};
+
+inline v1::TailRequest TailFrom(uint64_t seq) {
+  v1::TailRequest r;
+  r.set_from_seq(seq);
+  return r;
+}
+
+inline std::unique_ptr<grpc::ClientContext> Deadline(
+    absl::Duration d = absl::Seconds(30)) {
+  auto c = std::make_unique<grpc::ClientContext>();
+  c->set_deadline(absl::ToChronoTime(absl::Now() + d));
+  return c;
+}
+
+// Put; returns its sequence (0 and a test failure on error).
+inline uint64_t Put(v1::KV::Stub* kv, const std::string& key,
+                    const std::string& value, bool sync = false) {
+  v1::PutRequest req;
+  req.set_key(key);
+  req.set_value(value);
+  req.set_durability(sync ? v1::DURABILITY_SYNC : v1::DURABILITY_ASYNC);
+  v1::PutResponse resp;
+  grpc::Status s = kv->Put(Deadline().get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return s.ok() ? resp.seq() : 0;
+}
+
+}  // namespace cairn::test
+
+#endif  // CAIRN_TESTS_TAIL_TAIL_TEST_UTIL_H_
