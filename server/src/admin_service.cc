@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "cairn/wal/log.h"
 #include "status_map.h"
 #include "version.h"
 
@@ -70,6 +71,7 @@ grpc::ServerUnaryReactor* AdminService::Stats(
     response->set_write_amplification(st.write_amplification);
     response->set_live_sst_bytes(st.live_sst_bytes);
     response->set_wal_bytes(st.wal_bytes);
+    response->set_wal_first_seq(env_->db()->wal()->FirstSequence());
     response->set_block_cache_usage(st.block_cache_usage);
     response->set_block_cache_capacity(st.block_cache_capacity);
     if (!st.background_error.ok()) {
