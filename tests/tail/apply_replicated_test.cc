@@ -12,22 +12,12 @@
 #include "cairn/storage/db.h"
 #include "cairn/wal/log.h"
 #include "gtest/gtest.h"
+#include "storage/db_test_util.h"
 
 namespace cairn::storage {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/cairn-tail-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string Sub(const std::string& n) const { return path_ + "/" + n; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 Options Small() {
   Options o;

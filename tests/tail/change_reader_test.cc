@@ -17,22 +17,12 @@
 #include "cairn/storage/transaction.h"
 #include "cairn/wal/log.h"
 #include "gtest/gtest.h"
+#include "storage/db_test_util.h"
 
 namespace cairn::storage {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/cairn-tail-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 // An owned copy of a Change, for comparisons.
 struct Event {

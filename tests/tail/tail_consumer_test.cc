@@ -132,20 +132,12 @@ TEST(TailConsumerTest, AckListDropAndResumeAcrossRestarts) {
 // The WAL a consumer has not acknowledged stays (no Tail retention
 // otherwise), until it acks or is dropped; the cap lets it go anyway.
 TEST(TailConsumerTest, RetentionKeepsWhatConsumersNeed) {
-  CairndOptions o;
-  o.args = {"--wal_segment_bytes=1MiB", "--tail_retention_bytes=0",
-            "--write_buffer_bytes=256KiB"};
+  const CairndOptions o = NoTailRetention();
   auto server = CairndProcess::Start(o);
   ASSERT_TRUE(server.ok()) << server.status();
-  auto kv = v1::KV::NewStub((*server)->Channel());
   auto repl = v1::Replication::NewStub((*server)->Channel());
-  auto admin = v1::Admin::NewStub((*server)->Channel());
   Register((*server)->Channel(), "slow", 1);
-  for (int i = 0; i < 400; ++i) {
-    Put(kv.get(), absl::StrCat("k", i), std::string(10000, 'x'));
-  }
-  v1::FlushResponse fr;
-  ASSERT_TRUE(admin->Flush(Deadline().get(), {}, &fr).ok());
+  FillAndFlush((*server)->Channel());
   // Everything is flushed, and still the consumer reads from 1.
   {
     TailStream t((*server)->Channel(), AsConsumer("slow"));
@@ -170,13 +162,8 @@ TEST(TailConsumerTest, RetentionKeepsWhatConsumersNeed) {
   capped.args.push_back("--consumer_retention_bytes=2MiB");
   auto server2 = CairndProcess::Start(capped);
   ASSERT_TRUE(server2.ok()) << server2.status();
-  kv = v1::KV::NewStub((*server2)->Channel());
-  admin = v1::Admin::NewStub((*server2)->Channel());
   Register((*server2)->Channel(), "stuck", 1);
-  for (int i = 0; i < 400; ++i) {
-    Put(kv.get(), absl::StrCat("k", i), std::string(10000, 'x'));
-  }
-  ASSERT_TRUE(admin->Flush(Deadline().get(), {}, &fr).ok());
+  FillAndFlush((*server2)->Channel());
   grpc::Status st;
   for (int i = 0; i < 100; ++i) {
     TailStream t((*server2)->Channel(), AsConsumer("stuck"));

@@ -343,18 +343,9 @@ TEST(TailRestartTest, StreamResumesAcrossRestarts) {
 }
 
 TEST(TailRetentionTest, OutOfRangeNamesTheEarliestSequence) {
-  CairndOptions o;
-  o.args = {"--wal_segment_bytes=1MiB", "--tail_retention_bytes=0",
-            "--write_buffer_bytes=256KiB"};
-  auto server = CairndProcess::Start(o);
+  auto server = CairndProcess::Start(NoTailRetention());
   ASSERT_TRUE(server.ok()) << server.status();
-  auto kv = v1::KV::NewStub((*server)->Channel());
-  auto admin = v1::Admin::NewStub((*server)->Channel());
-  for (int i = 0; i < 400; ++i) {
-    Put(kv.get(), absl::StrCat("k", i), std::string(10000, 'x'));
-  }
-  v1::FlushResponse fr;
-  ASSERT_TRUE(admin->Flush(Deadline().get(), {}, &fr).ok());
+  FillAndFlush((*server)->Channel());
   // Retention runs after the flush; the first segments go.
   grpc::Status st;
   uint64_t earliest = 0;

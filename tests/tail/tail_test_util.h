@@ -7,9 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "cairn/v1/admin.grpc.pb.h"
 #include "cairn/v1/kv.grpc.pb.h"
 #include "cairn/v1/replication.grpc.pb.h"
+#include "cairnd_process.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 
@@ -94,6 +97,29 @@ inline uint64_t Put(v1::KV::Stub* kv, const std::string& key,
   grpc::Status s = kv->Put(Deadline().get(), req, &resp);
   EXPECT_TRUE(s.ok()) << s.error_message();
   return s.ok() ? resp.seq() : 0;
+}
+
+// A cairnd that keeps no WAL for Tail beyond what flushes need, with 1 MiB
+// segments and small memtables: retention shows quickly.
+inline CairndOptions NoTailRetention() {
+  CairndOptions o;
+  o.args = {"--wal_segment_bytes=1MiB", "--tail_retention_bytes=0",
+            "--write_buffer_bytes=256KiB"};
+  return o;
+}
+
+// Puts keys k0..k<n-1> with 10 KB values (about 4 MiB of WAL for 400), then
+// flushes, so that retention may delete the first segments.
+inline void FillAndFlush(const std::shared_ptr<grpc::Channel>& channel,
+                         int n = 400) {
+  auto kv = v1::KV::NewStub(channel);
+  for (int i = 0; i < n; ++i) {
+    Put(kv.get(), absl::StrCat("k", i), std::string(10000, 'x'));
+  }
+  auto admin = v1::Admin::NewStub(channel);
+  v1::FlushResponse fr;
+  grpc::Status s = admin->Flush(Deadline().get(), {}, &fr);
+  ASSERT_TRUE(s.ok()) << s.error_message();
 }
 
 }  // namespace cairn::test
