@@ -226,17 +226,24 @@ absl::Status VersionSet::WriteSnapshot(FileSystem* fs, const std::string& dir,
                                        const Version& version,
                                        uint64_t flushed_seq,
                                        uint64_t next_file_number) {
-  const uint64_t number = next_file_number;
-  auto file = fs->Open(ManifestFileName(dir, number),
+  return WriteManifest(fs, dir,
+                       SnapshotEdit(version, flushed_seq, next_file_number + 1),
+                       next_file_number);
+}
+
+absl::Status VersionSet::WriteManifest(FileSystem* fs, const std::string& dir,
+                                       const VersionEdit& edit,
+                                       uint64_t manifest_number) {
+  auto file = fs->Open(ManifestFileName(dir, manifest_number),
                        OpenOptions{.create = true, .truncate = true});
   if (!file.ok()) return file.status();
   ManifestWriter writer(std::move(*file));
   std::string record;
-  SnapshotEdit(version, flushed_seq, next_file_number + 1).EncodeTo(&record);
+  edit.EncodeTo(&record);
   absl::Status s = writer.AddRecord(record);
   if (s.ok()) s = writer.Close();
   bool renamed;
-  if (s.ok()) s = SetCurrentFile(fs, dir, number, &renamed);
+  if (s.ok()) s = SetCurrentFile(fs, dir, manifest_number, &renamed);
   return s;
 }
 

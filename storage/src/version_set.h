@@ -107,6 +107,11 @@ class VersionSet {
                                     const Version& version,
                                     uint64_t flushed_seq,
                                     uint64_t next_file_number);
+  // Writes MANIFEST-<manifest_number> holding the one `edit` (which must
+  // describe a whole database) and points CURRENT at it.
+  static absl::Status WriteManifest(FileSystem* fs, const std::string& dir,
+                                    const VersionEdit& edit,
+                                    uint64_t manifest_number);
 
  private:
   absl::Status Apply(const Version& base, const VersionEdit& edit,
