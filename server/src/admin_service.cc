@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cairn/wal/log.h"
+#include "replica_follower.h"
 #include "status_map.h"
 #include "version.h"
 
@@ -72,6 +73,14 @@ grpc::ServerUnaryReactor* AdminService::Stats(
     response->set_live_sst_bytes(st.live_sst_bytes);
     response->set_wal_bytes(st.wal_bytes);
     response->set_wal_first_seq(env_->db()->wal()->FirstSequence());
+    if (const ReplicaFollower* replica = env_->replica(); replica != nullptr) {
+      const ReplicaStatus rs = replica->Status();
+      response->set_replica_of(replica->primary());
+      response->set_replica_connected(rs.connected);
+      response->set_replica_primary_seq(rs.primary_seq);
+      response->set_replica_lag_seqs(rs.lag_seqs);
+      response->set_replica_lag_seconds(rs.lag_seconds);
+    }
     response->set_block_cache_usage(st.block_cache_usage);
     response->set_block_cache_capacity(st.block_cache_capacity);
     if (!st.background_error.ok()) {

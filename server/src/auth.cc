@@ -11,10 +11,9 @@
 #include "string_view_bridge.h"
 
 namespace cairn::server {
-namespace {
 
-absl::StatusOr<std::string> ReadFile(const std::string& path,
-                                     std::string_view setting) {
+absl::StatusOr<std::string> ReadSettingFile(const std::string& path,
+                                            std::string_view setting) {
   std::ifstream f(path, std::ios::binary);
   if (!f) {
     return absl::InvalidArgumentError(
@@ -24,6 +23,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
   ss << f.rdbuf();
   return ss.str();
 }
+
+namespace {
 
 // Compares without an early exit, so the time taken does not reveal how
 // much of a guessed token was right.
@@ -40,7 +41,7 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 
 absl::StatusOr<std::unique_ptr<TokenAuth>> TokenAuth::LoadFile(
     const std::string& path) {
-  absl::StatusOr<std::string> contents = ReadFile(path, "auth_tokens");
+  absl::StatusOr<std::string> contents = ReadSettingFile(path, "auth_tokens");
   if (!contents.ok()) return contents.status();
   return Parse(*contents, path);
 }
@@ -128,9 +129,11 @@ grpc::Status TokenAuth::Check(const grpc::ServerContextBase& context,
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const ServerConfig& config) {
   if (config.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
-  absl::StatusOr<std::string> cert = ReadFile(config.tls_cert_file, "tls_cert");
+  absl::StatusOr<std::string> cert =
+      ReadSettingFile(config.tls_cert_file, "tls_cert");
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadFile(config.tls_key_file, "tls_key");
+  absl::StatusOr<std::string> key =
+      ReadSettingFile(config.tls_key_file, "tls_key");
   if (!key.ok()) return key.status();
   if (!absl::StrContains(*cert, "-----BEGIN CERTIFICATE-----")) {
     return absl::InvalidArgumentError(
@@ -145,7 +148,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   ssl.pem_key_cert_pairs.push_back({*key, *cert});
   if (!config.tls_client_ca_file.empty()) {
     absl::StatusOr<std::string> ca =
-        ReadFile(config.tls_client_ca_file, "tls_client_ca");
+        ReadSettingFile(config.tls_client_ca_file, "tls_client_ca");
     if (!ca.ok()) return ca.status();
     ssl.pem_root_certs = *ca;
     ssl.client_certificate_request =

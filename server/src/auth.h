@@ -49,6 +49,11 @@ class TokenAuth {
 // configured, TLS with --tls_cert/--tls_key, mutual TLS (client certificate
 // required and verified) when --tls_client_ca is set too. Errors name the
 // setting whose file cannot be read.
+// The contents of a file a setting names; INVALID_ARGUMENT naming the
+// setting if it cannot be read.
+absl::StatusOr<std::string> ReadSettingFile(const std::string& path,
+                                            std::string_view setting);
+
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const ServerConfig& config);
 

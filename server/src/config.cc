@@ -167,6 +167,25 @@ ABSL_FLAG(ByteSize, tail_chunk_bytes, ByteSize{256 << 10},
 ABSL_FLAG(int, max_tail_streams, 256, "most Tail streams open at once");
 ABSL_FLAG(int, max_consumers, 1024, "most named Tail consumers");
 
+// --- Read replica ---
+ABSL_FLAG(
+    std::string, replica_of, "",
+    "HOST:PORT of a primary to follow as a read replica; empty = primary");
+ABSL_FLAG(std::string, replica_tls_ca, "",
+          "PEM CA that signed the primary's certificate (enables TLS to it)");
+ABSL_FLAG(std::string, replica_tls_cert, "",
+          "PEM client certificate for mutual TLS with the primary");
+ABSL_FLAG(std::string, replica_tls_key, "", "PEM key of --replica_tls_cert");
+ABSL_FLAG(std::string, replica_token_file, "",
+          "file holding the bearer token (read role) for the primary");
+ABSL_FLAG(std::string, replica_durability, "async",
+          "sync or async: whether each applied batch is synced to the "
+          "replica's WAL (a replica that loses unsynced batches fetches them "
+          "again)");
+ABSL_FLAG(absl::Duration, replica_bootstrap_timeout, absl::Minutes(5),
+          "how long an empty replica tries to reach the primary for its "
+          "initial copy before exiting");
+
 namespace cairn::server {
 namespace {
 
@@ -325,6 +344,25 @@ absl::Status Validate(const ServerConfig& c) {
   if (t.chunk_bytes < 1024) return Bad("tail_chunk_bytes", "must be >= 1KiB");
   if (t.max_tail_streams <= 0) return Bad("max_tail_streams", "must be > 0");
   if (t.max_consumers <= 0) return Bad("max_consumers", "must be > 0");
+  const ReplicaSettings& r = c.replica;
+  if (!r.primary.empty() && r.primary.find(':') == std::string::npos) {
+    return Bad("replica_of", "must be HOST:PORT");
+  }
+  if (r.primary.empty() &&
+      (!r.tls_ca_file.empty() || !r.tls_cert_file.empty() ||
+       !r.token_file.empty())) {
+    return Bad("replica_of", "the replica_* settings need replica_of");
+  }
+  if (r.tls_cert_file.empty() != r.tls_key_file.empty()) {
+    return Bad(r.tls_cert_file.empty() ? "replica_tls_cert" : "replica_tls_key",
+               "replica_tls_cert and replica_tls_key must be given together");
+  }
+  if (!r.tls_cert_file.empty() && r.tls_ca_file.empty()) {
+    return Bad("replica_tls_ca", "mutual TLS to the primary needs its CA");
+  }
+  if (r.primary == c.listen) {
+    return Bad("replica_of", "a server cannot replicate itself");
+  }
   return absl::OkStatus();
 }
 
@@ -459,6 +497,20 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   e.wal.retain_age = absl::GetFlag(FLAGS_tail_retention_age);
   e.wal.max_hold_bytes = absl::GetFlag(FLAGS_consumer_retention_bytes).bytes;
   e.wal.max_hold_age = absl::GetFlag(FLAGS_consumer_retention_age);
+
+  ReplicaSettings& r = c.replica;
+  r.primary = absl::GetFlag(FLAGS_replica_of);
+  r.tls_ca_file = absl::GetFlag(FLAGS_replica_tls_ca);
+  r.tls_cert_file = absl::GetFlag(FLAGS_replica_tls_cert);
+  r.tls_key_file = absl::GetFlag(FLAGS_replica_tls_key);
+  r.token_file = absl::GetFlag(FLAGS_replica_token_file);
+  r.bootstrap_timeout = absl::GetFlag(FLAGS_replica_bootstrap_timeout);
+  const std::string rd = absl::GetFlag(FLAGS_replica_durability);
+  if (rd != "sync" && rd != "async") {
+    return Bad("replica_durability",
+               absl::StrCat("'", rd, "' is not 'sync' or 'async'"));
+  }
+  r.sync = rd == "sync";
 
   TailSettings& t = c.tail;
   t.progress_interval = absl::GetFlag(FLAGS_tail_progress_interval);

@@ -57,6 +57,22 @@ struct TailSettings {
   int max_consumers = 1024;
 };
 
+// Read replica settings: with primary set, cairnd follows that server's
+// Tail stream, applies it to its own engine and refuses writes.
+struct ReplicaSettings {
+  std::string primary;  // HOST:PORT; empty = this server is a primary
+  // TLS to the primary: the CA that signed its certificate (PEM file; empty
+  // = plaintext), and a client certificate and key for mutual TLS.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string token_file;  // bearer token (read role) for the primary
+  bool sync = false;       // sync each applied batch to the replica's WAL
+  // How long an empty replica keeps trying to reach the primary for its
+  // bootstrap before giving up (cairnd then exits).
+  absl::Duration bootstrap_timeout = absl::Minutes(5);
+};
+
 struct ServerConfig {
   std::string listen = "127.0.0.1:7070";
   std::string metrics_listen = "127.0.0.1:7071";
@@ -64,6 +80,7 @@ struct ServerConfig {
   bool default_sync = true;  // --durability=sync|async
   Limits limits;
   TailSettings tail;
+  ReplicaSettings replica;
 
   // TLS: server certificate chain and key (PEM); with client_ca set, clients
   // must present a certificate signed by it (mutual TLS).

@@ -14,6 +14,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "prometheus/client_metric.h"
+#include "prometheus/metric_family.h"
+#include "replica_follower.h"
 #include "replication_service.h"
 #include "request_log.h"
 #include "service_env.h"
@@ -23,6 +26,50 @@
 
 namespace cairn::server {
 namespace {
+
+// The replica series (docs/metrics.md, "Read replicas").
+std::vector<prometheus::MetricFamily> ReplicaFamilies(
+    const ReplicaFollower& follower) {
+  const ReplicaStatus s = follower.Status();
+  auto one = [](std::string name, std::string help, prometheus::MetricType type,
+                double value) {
+    prometheus::ClientMetric m;
+    if (type == prometheus::MetricType::Counter) {
+      m.counter.value = value;
+    } else {
+      m.gauge.value = value;
+    }
+    return prometheus::MetricFamily{
+        std::move(name), std::move(help), type, {m}};
+  };
+  using prometheus::MetricType;
+  return {
+      one("cairn_replica_connected",
+          "1 while the replica streams from its primary", MetricType::Gauge,
+          s.connected ? 1 : 0),
+      one("cairn_replica_applied_sequence", "last sequence the replica applied",
+          MetricType::Gauge, static_cast<double>(s.applied_seq)),
+      one("cairn_replica_primary_sequence",
+          "the primary's last committed sequence, as last seen",
+          MetricType::Gauge, static_cast<double>(s.primary_seq)),
+      one("cairn_replica_lag_sequences",
+          "sequences the primary committed that the replica has not applied",
+          MetricType::Gauge, static_cast<double>(s.lag_seqs)),
+      one("cairn_replica_lag_seconds",
+          "age of the newest applied commit while the replica is behind",
+          MetricType::Gauge, s.lag_seconds),
+      one("cairn_replica_applied_batches_total",
+          "batches applied from the primary", MetricType::Counter,
+          static_cast<double>(s.applied_batches)),
+      one("cairn_replica_reconnects_total",
+          "times the stream to the primary ended and was opened again",
+          MetricType::Counter, static_cast<double>(s.reconnects)),
+      one("cairn_replica_out_of_range",
+          "1 when the primary no longer holds what the replica needs (it "
+          "must be bootstrapped again)",
+          MetricType::Gauge, s.out_of_range ? 1 : 0),
+  };
+}
 
 bool IsLoopback(const std::string& addr) {
   return absl::StartsWith(addr, "127.") ||
@@ -77,6 +124,12 @@ absl::Status Server::Init() {
         absl::StrCat("setting 'data_dir': cannot create ", config_.data_dir,
                      ": ", ec.message()));
   }
+  std::unique_ptr<PrimaryStream> primary_stream;
+  if (!config_.replica.primary.empty()) {
+    absl::Status s = ReplicaFollower::BootstrapIfEmpty(
+        config_.replica, options, config_.data_dir, &primary_stream);
+    if (!s.ok()) return s;
+  }
   absl::StatusOr<std::unique_ptr<storage::DB>> db =
       storage::DB::Open(options, config_.data_dir);
   if (!db.ok()) {
@@ -106,6 +159,16 @@ absl::Status Server::Init() {
   tail_shared_->metrics = tail_metrics_.get();
   tail_shared_->settings = config_.tail;
   replication_ = std::make_unique<ReplicationService>(tail_shared_.get());
+  if (!config_.replica.primary.empty()) {
+    follower_ = std::make_unique<ReplicaFollower>(config_.replica, db_.get(),
+                                                  std::move(primary_stream));
+    env_->set_replica(follower_.get());
+    replica_collector_ = metrics_->AddCollector(
+        [follower = follower_.get()] { return ReplicaFamilies(*follower); });
+    LogInfo("following the primary",
+            {{"primary", config_.replica.primary},
+             {"from_seq", absl::StrCat(db_->LastSequence() + 1)}});
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -196,6 +259,11 @@ absl::Status Server::Shutdown() {
   // write racing with the shutdown) with UNAVAILABLE. Nothing refused was
   // acknowledged, so nothing acknowledged is lost.
   const absl::Time deadline = absl::Now() + config_.shutdown_grace;
+  // The follower writes to the engine: it stops first.
+  if (follower_ != nullptr) {
+    if (replica_collector_ >= 0) metrics_->RemoveCollector(replica_collector_);
+    follower_->Stop();
+  }
   if (env_ != nullptr) {
     env_->BeginShutdown();
     bool idle = env_->WaitIdle(deadline, absl::Milliseconds(100));

@@ -31,6 +31,7 @@ namespace cairn::server {
 class AdminService;
 class ConsumerRegistry;
 class KvService;
+class ReplicaFollower;
 class ReplicationService;
 struct TailShared;
 class TailMetrics;
@@ -65,6 +66,8 @@ class Server {
   std::unique_ptr<TailMetrics> tail_metrics_;
   std::unique_ptr<TailShared> tail_shared_;
   std::unique_ptr<ReplicationService> replication_;
+  std::unique_ptr<ReplicaFollower> follower_;
+  int replica_collector_ = -1;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<MetricsHttpServer> http_;
   int port_ = 0;

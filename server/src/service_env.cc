@@ -39,6 +39,7 @@ ServiceEnv::ServiceEnv(storage::DB* db, const ServerConfig& config,
       auth_(std::move(auth)),
       metrics_(metrics),
       max_tail_streams_(config.tail.max_tail_streams),
+      replica_of_(config.replica.primary),
       write_pool_(config.write_threads > 0
                       ? std::make_unique<WritePool>(config.write_threads)
                       : nullptr) {}
@@ -50,7 +51,16 @@ grpc::Status ServiceEnv::Admit(const grpc::ServerContextBase& context,
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "server is shutting down");
   }
-  if (auth_ != nullptr) return auth_->Check(context, role);
+  if (auth_ != nullptr) {
+    grpc::Status s = auth_->Check(context, role);
+    if (!s.ok()) return s;
+  }
+  if (role == Role::kWrite && !replica_of_.empty()) {
+    return grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        absl::StrCat("this server is a read replica of ", replica_of_,
+                     "; send writes to the primary"));
+  }
   return grpc::Status::OK;
 }
 

@@ -24,6 +24,8 @@
 
 namespace cairn::server {
 
+class ReplicaFollower;
+
 // A stream a handler runs, which shutdown can end early.
 class CancellableStream {
  public:
@@ -50,10 +52,17 @@ class ServiceEnv {
     if (write_pool_ != nullptr) write_pool_->Stop();
   }
   Metrics* metrics() const { return metrics_; }
+
+  // On a read replica: the primary (writes are refused, naming it) and the
+  // follower (set before serving starts). Empty and null on a primary.
+  const std::string& replica_of() const { return replica_of_; }
+  const ReplicaFollower* replica() const { return replica_; }
+  void set_replica(const ReplicaFollower* replica) { replica_ = replica; }
   const Limits& limits() const { return validator_.limits(); }
 
   // OK, or UNAVAILABLE (shutting down), UNAUTHENTICATED or
-  // PERMISSION_DENIED. Every handler calls it first.
+  // PERMISSION_DENIED, or FAILED_PRECONDITION for a write to a read
+  // replica. Every handler calls it first.
   grpc::Status Admit(const grpc::ServerContextBase& context, Role role) const;
 
   // Admission of a stream: also RESOURCE_EXHAUSTED past the stream limits.
@@ -93,6 +102,8 @@ class ServiceEnv {
   const std::unique_ptr<TokenAuth> auth_;
   Metrics* const metrics_;
   const int max_tail_streams_;
+  const std::string replica_of_;
+  const ReplicaFollower* replica_ = nullptr;
   const std::unique_ptr<WritePool> write_pool_;
 
   std::atomic<bool> shutting_down_{false};

@@ -199,6 +199,7 @@ void TailReactor::Pump() {
       finished = true;
     }
     if (finished) break;
+    response_.set_last_committed_seq(shared_->env->db()->LastSequence());
     if (!WriteAndWait(&end)) break;
     last_message = absl::Now();
     if (response_.events_size() > 0) {

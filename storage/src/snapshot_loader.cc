@@ -81,8 +81,9 @@ absl::Status SnapshotLoader::Add(std::string_view key, std::string_view value,
   }
   if (table_ == nullptr) {
     const uint64_t number = next_file_++;
-    auto t = TableFileWriter::Create(options_.fs, TableFileName(path_, number),
-                                     number, TableBuilderOptions::From(options_));
+    auto t =
+        TableFileWriter::Create(options_.fs, TableFileName(path_, number),
+                                number, TableBuilderOptions::From(options_));
     if (!t.ok()) return failed_ = t.status();
     table_ = std::move(*t);
   }

@@ -68,10 +68,10 @@ TEST(SnapshotLoaderTest, LoadedCopyMatchesAndFollows) {
     } else if (i % 7 == 0) {
       ASSERT_TRUE((*primary)->Merge({}, key + "n", "add", "2").ok());
     } else if (i % 5 == 0) {
-      ASSERT_TRUE(
-          (*primary)->PutWithTtl({}, key, "ttl", absl::Hours(2)).ok());
+      ASSERT_TRUE((*primary)->PutWithTtl({}, key, "ttl", absl::Hours(2)).ok());
     } else {
-      ASSERT_TRUE((*primary)->Put({}, key, std::string(200, 'a' + i % 26)).ok());
+      ASSERT_TRUE(
+          (*primary)->Put({}, key, std::string(200, 'a' + i % 26)).ok());
     }
   }
   const Snapshot* snap = (*primary)->GetSnapshot();
@@ -152,16 +152,19 @@ TEST(SnapshotLoaderTest, AnInterruptedLoadIsRedone) {
     ASSERT_TRUE(loader.ok());
     for (int i = 0; i < 2000; ++i) {  // several tables
       ASSERT_TRUE(
-          (*loader)->Add(absl::StrCat("k", 100000 + i), std::string(100, 'x'), 4)
+          (*loader)
+              ->Add(absl::StrCat("k", 100000 + i), std::string(100, 'x'), 4)
               .ok());
     }
     // Abandoned without Finish: no database.
   }
-  auto nodb = DB::Open([] {
-    Options o = Small();
-    o.create_if_missing = false;
-    return o;
-  }(), dir.Sub("r"));
+  auto nodb = DB::Open(
+      [] {
+        Options o = Small();
+        o.create_if_missing = false;
+        return o;
+      }(),
+      dir.Sub("r"));
   EXPECT_TRUE(absl::IsNotFound(nodb.status())) << nodb.status();
   std::map<std::string, Row> rows = {{"x", {"1", 2, 0}}, {"y", {"2", 5, 0}}};
   ASSERT_TRUE(Load(dir.Sub("r"), 5, rows).ok());

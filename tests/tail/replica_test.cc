@@ -1,0 +1,242 @@
+// Read replicas against real cairnd processes: bootstrap from a primary
+// with data (and from an empty one), convergence under concurrent writes
+// (a full scan of replica and primary identical, revisions and expiries
+// included), the replica and the primary each restarted mid-stream,
+// chaining (a replica of a replica), writes refused naming the primary,
+// reads and Tail served, lag in Admin Stats and metrics.
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cairn/v1/admin.grpc.pb.h"
+#include "cairnd_process.h"
+#include "server_test_util.h"
+#include "tail/tail_test_util.h"
+
+namespace cairn::test {
+namespace {
+
+// Every key of a server with value, revision and expiry.
+std::string Dump(const std::shared_ptr<grpc::Channel>& channel,
+                 uint64_t* read_seq = nullptr) {
+  auto kv = v1::KV::NewStub(channel);
+  auto ctx = Deadline();
+  auto reader = kv->Scan(ctx.get(), v1::ScanRequest());
+  std::string out;
+  v1::ScanResponse chunk;
+  while (reader->Read(&chunk)) {
+    if (read_seq != nullptr) *read_seq = chunk.read_seq();
+    for (const auto& e : chunk.kvs()) {
+      absl::StrAppend(&out, e.key(), "=", e.value(), "@", e.revision(), "/",
+                      e.expires_at_unix_micros(), "\n");
+    }
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return out;
+}
+
+v1::StatsResponse Stats(const std::shared_ptr<grpc::Channel>& channel) {
+  auto admin = v1::Admin::NewStub(channel);
+  v1::StatsResponse r;
+  grpc::Status s = admin->Stats(Deadline().get(), {}, &r);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return r;
+}
+
+// Waits until the replica has applied everything up to seq.
+bool WaitApplied(CairndProcess* replica, uint64_t seq,
+                 absl::Duration timeout = absl::Seconds(60)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (Stats(replica->Channel()).last_seq() >= seq) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
+}
+
+absl::StatusOr<std::unique_ptr<CairndProcess>> StartReplica(
+    const CairndProcess& primary, std::vector<std::string> extra = {}) {
+  CairndOptions o;
+  o.args = {absl::StrCat("--replica_of=", primary.address()),
+            "--wal_segment_bytes=1MiB", "--write_buffer_bytes=256KiB"};
+  for (auto& a : extra) o.args.push_back(a);
+  return CairndProcess::Start(o);
+}
+
+// A mixed load: puts (some with TTL), deletes, merges, delete-ranges and
+// batches, n operations from `tag`.
+void Load(const std::shared_ptr<grpc::Channel>& channel, const std::string& tag,
+          int n) {
+  auto kv = v1::KV::NewStub(channel);
+  for (int i = 0; i < n; ++i) {
+    const std::string key = absl::StrCat("k/", (i * 13) % 400);
+    grpc::Status s;
+    switch (i % 6) {
+      case 0: {
+        v1::DeleteRequest r;
+        r.set_key(key);
+        v1::DeleteResponse resp;
+        s = kv->Delete(Deadline().get(), r, &resp);
+        break;
+      }
+      case 1: {
+        v1::MergeRequest r;
+        r.set_key(absl::StrCat("n/", i % 17));
+        r.set_operator_("add");
+        r.set_operand("5");
+        v1::MergeResponse resp;
+        s = kv->Merge(Deadline().get(), r, &resp);
+        break;
+      }
+      case 2: {
+        v1::BatchRequest b;
+        auto* p = b.add_ops()->mutable_put();
+        p->set_key(key + "/ttl");
+        p->set_value(tag);
+        p->set_ttl_millis(3'600'000);
+        auto* d = b.add_ops()->mutable_delete_range();
+        d->set_start(absl::StrCat("k/", i % 40));
+        d->set_end(absl::StrCat("k/", i % 40, "0"));
+        v1::BatchResponse resp;
+        s = kv->Batch(Deadline().get(), b, &resp);
+        break;
+      }
+      default: {
+        v1::PutRequest r;
+        r.set_key(key);
+        r.set_value(absl::StrCat(tag, "-", i, std::string(i % 300, 'v')));
+        v1::PutResponse resp;
+        s = kv->Put(Deadline().get(), r, &resp);
+      }
+    }
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+}
+
+TEST(ReplicaTest, BootstrapConvergeServeReadsRefuseWrites) {
+  CairndOptions po;
+  po.args = {"--wal_segment_bytes=1MiB", "--write_buffer_bytes=256KiB"};
+  auto primary = CairndProcess::Start(po);
+  ASSERT_TRUE(primary.ok()) << primary.status();
+  Load((*primary)->Channel(), "before", 1500);  // flushed, in SSTables
+
+  auto replica = StartReplica(**primary);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  std::thread writer([&] { Load((*primary)->Channel(), "during", 1500); });
+  writer.join();
+  const uint64_t last = Stats((*primary)->Channel()).last_seq();
+  ASSERT_TRUE(WaitApplied(replica->get(), last));
+  uint64_t pseq = 0, rseq = 0;
+  EXPECT_EQ(Dump((*replica)->Channel(), &rseq),
+            Dump((*primary)->Channel(), &pseq));
+  EXPECT_EQ(pseq, rseq);
+
+  // Reads work; writes are refused, naming the primary.
+  auto rkv = v1::KV::NewStub((*replica)->Channel());
+  v1::GetRequest get;
+  get.set_key("n/1");
+  v1::GetResponse got;
+  ASSERT_TRUE(rkv->Get(Deadline().get(), get, &got).ok());
+  EXPECT_TRUE(got.found());
+  v1::PutRequest put;
+  put.set_key("x");
+  put.set_value("y");
+  v1::PutResponse pr;
+  grpc::Status refused = rkv->Put(Deadline().get(), put, &pr);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(refused.error_message().find((*primary)->address()),
+            std::string::npos)
+      << refused.error_message();
+
+  // Its own Tail serves the changes it applied (from its bootstrap point).
+  const v1::StatsResponse rs = Stats((*replica)->Channel());
+  // It copied a snapshot (its WAL starts after it) rather than replaying.
+  EXPECT_NE((*replica)->Log().find("replica bootstrapped"), std::string::npos);
+  EXPECT_GT(rs.wal_first_seq(), 1500u);
+  EXPECT_EQ(rs.replica_of(), (*primary)->address());
+  EXPECT_TRUE(rs.replica_connected());
+  EXPECT_EQ(rs.replica_lag_seqs(), 0u);
+  TailStream own((*replica)->Channel(), TailFrom(rs.wal_first_seq()));
+  ASSERT_TRUE(own.ReadUntil(last));
+  EXPECT_EQ(own.events().back().seq(), last);
+
+  auto m = (*replica)->HttpGet("/metrics");
+  ASSERT_TRUE(m.ok());
+  EXPECT_NE(m->second.find("cairn_replica_lag_sequences 0"), std::string::npos);
+  EXPECT_NE(m->second.find("cairn_replica_connected 1"), std::string::npos);
+}
+
+// The replica killed and the primary restarted while writes go on; a
+// second replica follows the first (chaining). All converge.
+TEST(ReplicaTest, ConvergesAcrossRestartsAndChains) {
+  CairndOptions po;
+  po.args = {"--wal_segment_bytes=1MiB", "--write_buffer_bytes=256KiB"};
+  auto primary = CairndProcess::Start(po);
+  ASSERT_TRUE(primary.ok()) << primary.status();
+  // An empty primary: the replica starts at sequence 1 without a copy.
+  auto replica = StartReplica(**primary);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  auto chained = StartReplica(**replica);
+  ASSERT_TRUE(chained.ok()) << chained.status();
+
+  Load((*primary)->Channel(), "a", 800);
+  {
+    // The replica dies and comes back while the primary takes writes.
+    std::thread writer([&] { Load((*primary)->Channel(), "b", 1500); });
+    absl::SleepFor(absl::Milliseconds(100));
+    (*replica)->Kill();  // mid-stream, without a goodbye
+    absl::SleepFor(absl::Milliseconds(200));
+    ASSERT_TRUE((*replica)->Restart().ok());
+    writer.join();
+  }
+  Load((*primary)->Channel(), "c", 400);
+  ASSERT_TRUE((*primary)->StopCleanly().ok());  // the replicas reconnect
+  ASSERT_TRUE((*primary)->Restart().ok());
+  Load((*primary)->Channel(), "d", 800);
+
+  const uint64_t last = Stats((*primary)->Channel()).last_seq();
+  ASSERT_TRUE(WaitApplied(replica->get(), last));
+  ASSERT_TRUE(WaitApplied(chained->get(), last));
+  const std::string want = Dump((*primary)->Channel());
+  EXPECT_EQ(Dump((*replica)->Channel()), want);
+  EXPECT_EQ(Dump((*chained)->Channel()), want);
+  EXPECT_EQ(Stats((*replica)->Channel()).replica_lag_seqs(), 0u);
+  auto m = (*replica)->HttpGet("/metrics");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->second.find("cairn_replica_reconnects_total 0"),
+            std::string::npos);  // it did reconnect
+  for (auto* p : {chained->get(), replica->get(), primary->get()}) {
+    EXPECT_TRUE(p->StopCleanly().ok());
+  }
+}
+
+TEST(ReplicaTest, BadReplicaSettingsAreRefused) {
+  CairndOptions o;
+  o.wait_ready = false;
+  o.args = {"--replica_of=nocolon"};
+  auto p = CairndProcess::Start(o);
+  ASSERT_TRUE(p.ok());
+  absl::StatusOr<int> st = (*p)->Stop(0, absl::Seconds(30));
+  ASSERT_TRUE(st.ok());
+  EXPECT_NE(*st, 0);
+  EXPECT_NE((*p)->Log().find("replica_of"), std::string::npos) << (*p)->Log();
+
+  // An unreachable primary: an empty replica gives up after its timeout.
+  CairndOptions u;
+  u.wait_ready = false;
+  u.args = {absl::StrCat("--replica_of=127.0.0.1:", FreePort()),
+            "--replica_bootstrap_timeout=1s"};
+  auto q = CairndProcess::Start(u);
+  ASSERT_TRUE(q.ok());
+  st = (*q)->Stop(0, absl::Seconds(30));
+  ASSERT_TRUE(st.ok());
+  EXPECT_NE(*st, 0);
+  EXPECT_NE((*q)->Log().find("cannot reach the primary"), std::string::npos)
+      << (*q)->Log();
+}
+
+}  // namespace
+}  // namespace cairn::test
