@@ -167,6 +167,14 @@ TEST(ReplicaTest, BootstrapConvergeServeReadsRefuseWrites) {
   ASSERT_TRUE(m.ok());
   EXPECT_NE(m->second.find("cairn_replica_lag_sequences 0"), std::string::npos);
   EXPECT_NE(m->second.find("cairn_replica_connected 1"), std::string::npos);
+  for (const char* family :
+       {"cairn_replica_applied_sequence", "cairn_replica_primary_sequence",
+        "cairn_replica_lag_seconds", "cairn_replica_applied_batches_total",
+        "cairn_replica_reconnects_total", "cairn_replica_out_of_range"}) {
+    EXPECT_NE(m->second.find(absl::StrCat("\n", family, " ")),
+              std::string::npos)
+        << family;
+  }
 }
 
 // The replica killed and the primary restarted while writes go on; a
