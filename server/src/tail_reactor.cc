@@ -18,7 +18,7 @@ grpc::Status OutOfRange(uint64_t requested, uint64_t earliest) {
       "from_seq: sequence ", requested,
       " is no longer in the WAL (retention removed it); the earliest "
       "available sequence is ",
-      earliest);
+      earliest, "; resume from there or bootstrap again");
   v1::TailOutOfRange detail;
   detail.set_requested_seq(requested);
   detail.set_earliest_seq(earliest);
@@ -190,6 +190,11 @@ void TailReactor::Pump() {
         std::lock_guard<std::mutex> lock(mu_);
         end = stop_ ? stop_status_
                     : grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+      } else if (absl::IsOutOfRange(next.status())) {
+        // Retention overtook this stream while it lagged.
+        shared_->metrics->OutOfRange();
+        end = OutOfRange(reader_->next_seq(),
+                         shared_->env->db()->wal()->FirstSequence());
       } else if (absl::IsFailedPrecondition(next.status())) {
         end = grpc::Status(grpc::StatusCode::UNAVAILABLE,
                            "the server is shutting down; reconnect");

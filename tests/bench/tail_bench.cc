@@ -3,14 +3,14 @@
 //
 // --mode=lag: a Tail from now, and --writers threads putting --value_bytes
 // values at --rate writes/s in total (0: as fast as they can) for
-// --seconds (with --lag_batches, Batches of --batch_ops puts). For every event received, lag = the time the client received
-// it - its commit time (stamped by the server's write leader before the WAL
-// append, so the lag includes the write's own commit). Client and server
-// share the machine's clock. Prints the achieved write rate, the events
-// received and the lag's p50/p99/p999/max. With --replica=HOST:PORT it also
-// samples that replica's Admin.Stats every 50 ms: its lag in sequences and
-// seconds (max and mean) and how long it took to catch up after the writes
-// stopped.
+// --seconds (with --lag_batches, Batches of --batch_ops puts). For every event
+// received, lag = the time the client received it - its commit time (stamped by
+// the server's write leader before the WAL append, so the lag includes the
+// write's own commit). Client and server share the machine's clock. Prints the
+// achieved write rate, the events received and the lag's p50/p99/p999/max. With
+// --replica=HOST:PORT it also samples that replica's Admin.Stats every 50 ms:
+// its lag in sequences and seconds (max and mean) and how long it took to catch
+// up after the writes stopped.
 //
 // --mode=throughput: first writes --events changes as fast as it can, with
 // --writers threads of Batch(--batch_ops) (the maximum Batch write rate),
@@ -115,8 +115,8 @@ uint64_t RunPuts(const std::string& addr, int threads, double rate,
   for (int t = 0; t < threads; ++t) {
     ts.emplace_back([&, t] {
       auto kv = KV::NewStub(NewChannel(addr, 100 + t));
-      const absl::Duration gap = rate > 0 ? absl::Seconds(threads / rate)
-                                          : absl::ZeroDuration();
+      const absl::Duration gap =
+          rate > 0 ? absl::Seconds(threads / rate) : absl::ZeroDuration();
       absl::Time next = absl::Now();
       for (uint64_t i = 0; absl::Now() < until; ++i) {
         if (rate > 0) {
@@ -249,15 +249,13 @@ int RunLag() {
         "replica samples=%zu lag_seqs_max=%.0f lag_seqs_mean=%.1f "
         "lag_seconds_max=%.3f catch_up_after_writes_ms=%.1f\n",
         replica_lag_seqs.size(),
-        replica_lag_seqs.empty()
-            ? 0
-            : *std::max_element(replica_lag_seqs.begin(),
-                                replica_lag_seqs.end()),
+        replica_lag_seqs.empty() ? 0
+                                 : *std::max_element(replica_lag_seqs.begin(),
+                                                     replica_lag_seqs.end()),
         replica_lag_seqs.empty() ? 0 : sum / replica_lag_seqs.size(),
-        replica_lag_secs.empty()
-            ? 0
-            : *std::max_element(replica_lag_secs.begin(),
-                                replica_lag_secs.end()),
+        replica_lag_secs.empty() ? 0
+                                 : *std::max_element(replica_lag_secs.begin(),
+                                                     replica_lag_secs.end()),
         catch_up_ms);
   }
   return g_errors.load() == 0 && last_event.load() >= end_seq ? 0 : 1;
@@ -344,8 +342,7 @@ int main(int argc, char** argv) {
   } else if (mode == "throughput") {
     rc = RunThroughput();
   } else {
-    std::fprintf(stderr, "--mode: lag or throughput, not '%s'\n",
-                 mode.c_str());
+    std::fprintf(stderr, "--mode: lag or throughput, not '%s'\n", mode.c_str());
   }
   if (g_errors.load() > 0) {
     std::fprintf(stderr, "INVALID: %d calls failed\n", g_errors.load());

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "cairn/util/fault_injection_file_system.h"
 #include "cairn/wal/log.h"
@@ -287,6 +288,28 @@ TEST_F(RetentionTest, MaxHoldAgeDoesNotOverrideTheWatermark) {
   ASSERT_OK(log_->EnforceRetention());
   EXPECT_EQ(LiveIds(), IdsFrom(3));
   ExpectConsistent(3);
+}
+
+TEST_F(RetentionTest, LaggingReaderGetsOutOfRangeNotDataLoss) {
+  Fill(SmallOptions(kSegmentSize));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Reader> reader, log_->NewReader(1));
+  ASSERT_OK(reader->Next(absl::InfinitePast()).status());
+  // Retention overtakes the reader: every sealed segment goes, the one it
+  // is in included (its file stays until the reader lets go).
+  log_->SetDeletableBelow(log_->LastSequence() + 1);
+  ASSERT_OK(log_->EnforceRetention());
+  ASSERT_EQ(LiveIds(), IdsFrom(7));
+  // It finishes the segment it holds, then cannot go on.
+  uint64_t read = 1;
+  absl::StatusOr<Record> r;
+  while ((r = reader->Next(absl::InfinitePast())).ok()) ++read;
+  EXPECT_EQ(read, segments_[0].last_seq);
+  EXPECT_TRUE(absl::IsOutOfRange(r.status())) << r.status();
+  EXPECT_NE(r.status().message().find(absl::StrCat(log_->FirstSequence())),
+            std::string::npos)
+      << r.status();
+  // And keeps saying so.
+  EXPECT_TRUE(absl::IsOutOfRange(reader->Next(absl::InfinitePast()).status()));
 }
 
 TEST_F(RetentionTest, MaxHoldBytesDoesNotOverrideTheWatermark) {

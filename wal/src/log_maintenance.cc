@@ -180,6 +180,17 @@ absl::StatusOr<bool> LogCore::RefreshReader(Reader* r, absl::Time deadline) {
       // The segment is sealed and fully read: move on to the next one.
       auto next = segments_.upper_bound(seg->id());
       if (next != segments_.end()) {
+        // Retention removed what comes next while this reader lagged (it
+        // kept only the segment it was in): not corruption, but history
+        // that is gone.
+        if (r->next_seq_ < first_seq_) {
+          r->failure_ = absl::OutOfRangeError(absl::StrFormat(
+              "sequence %d is no longer in the WAL (retention removed it "
+              "while this reader was behind); the first available sequence "
+              "is %d",
+              r->next_seq_, first_seq_));
+          return r->failure_;
+        }
         if (next->second->header().first_seq != r->next_seq_) {
           return absl::DataLossError(absl::StrFormat(
               "WAL sequence gap: reader expects %d, segment %s starts at %d",

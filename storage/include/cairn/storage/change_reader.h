@@ -86,7 +86,8 @@ class ChangeReader {
   // The next committed batch. At the end of the log, waits for one until
   // deadline: DeadlineExceeded when it passes (a past deadline makes it
   // non-blocking), Cancelled after Cancel(), FailedPrecondition once the
-  // log is closed, DataLoss for a corrupt record.
+  // log is closed, DataLoss for a corrupt record, OutOfRange when retention
+  // removed what comes next while this reader lagged.
   absl::StatusOr<ChangeBatch> Next(
       absl::Time deadline = absl::InfiniteFuture());
 

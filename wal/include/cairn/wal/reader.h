@@ -52,7 +52,9 @@ class Reader {
   // until deadline: DeadlineExceeded when it passes (a deadline in the past
   // makes Next non-blocking), Cancelled after Cancel(), FailedPrecondition
   // once the log is closed or truncated below the reader's position,
-  // DataLoss if a frame fails its checksum.
+  // DataLoss if a frame fails its checksum, OutOfRange if retention
+  // removed the records after the reader's position while it lagged (it
+  // keeps only the segment it is in).
   absl::StatusOr<Record> Next(absl::Time deadline = absl::InfiniteFuture());
 
   // Makes a blocked (or the next) Next return Cancelled. Thread-safe.
