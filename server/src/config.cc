@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -228,6 +229,7 @@ absl::Status ApplyConfigFile(const std::string& path) {
   }
   for (const auto& [key, node] : table) {
     std::string name(key.str());
+    std::replace(name.begin(), name.end(), '-', '_');  // replica-of, too
     if (name == "config") {
       return absl::InvalidArgumentError(
           "config: setting 'config' is not allowed inside a config file");
@@ -415,7 +417,21 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
     absl::Status s = ApplyConfigFile(config_path);
     if (!s.ok()) return s;
   }
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  // Flag names may be written with dashes (--replica-of) as well as
+  // underscores (--replica_of).
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string& a = args[i];
+    if (a == "--") break;
+    if (a.size() < 2 || a[0] != '-') continue;
+    const size_t name_start = a[1] == '-' ? 2 : 1;
+    const size_t name_end = std::min(a.find('='), a.size());
+    std::replace(a.begin() + name_start, a.begin() + name_end, '-', '_');
+  }
+  std::vector<char*> arg_ptrs;
+  for (std::string& a : args) arg_ptrs.push_back(a.data());
+  std::vector<char*> positional = absl::ParseCommandLine(
+      static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   if (positional.size() > 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "unexpected argument '", positional[1], "' (settings are --flags)"));

@@ -11,6 +11,8 @@
 #include "cairn/v1/kv.grpc.pb.h"
 #include "grpcpp/security/credentials.h"
 #include "log.h"
+#include "metrics.h"
+#include "string_view_bridge.h"
 
 namespace cairn::server {
 namespace {
@@ -80,7 +82,8 @@ void Authorize(grpc::ClientContext* context, const Credentials& c) {
 
 absl::Status FromGrpc(const grpc::Status& s, const char* what) {
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      absl::StrCat(what, ": ", s.error_message()));
+                      absl::StrCat(what, ": ", Sv(GrpcCodeName(s.error_code())),
+                                   ": ", s.error_message()));
 }
 
 // One attempt at the copy. Retryable failures are UNAVAILABLE.

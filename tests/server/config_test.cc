@@ -78,6 +78,20 @@ TEST_F(ConfigTest, FileSetsValuesAndCommandLineOverridesIt) {
   EXPECT_EQ(c->shutdown_grace, absl::Seconds(3));
 }
 
+TEST_F(ConfigTest, FlagNamesMayUseDashes) {
+  absl::StatusOr<ServerConfig> c =
+      Load({"--replica-of=primary.example:7070", "--max-key-bytes=2KiB",
+            "-tail-progress-interval=250ms"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->replica.primary, "primary.example:7070");
+  EXPECT_EQ(c->limits.max_key_bytes, 2048u);
+  EXPECT_EQ(c->tail.progress_interval, absl::Milliseconds(250));
+  // Only the name: a dash in a value stays.
+  c = Load({"--data-dir=/tmp/a-b"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->data_dir, "/tmp/a-b");
+}
+
 TEST_F(ConfigTest, ByteSizesAcceptUnits) {
   absl::StatusOr<ServerConfig> c =
       Load({"--max_key_bytes=2KiB", "--write_buffer_bytes=1m",

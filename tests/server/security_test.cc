@@ -24,6 +24,7 @@
 #include "cairnd_process.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "test_certs.h"
 
 namespace cairn::test {
 namespace {
@@ -43,86 +44,8 @@ std::unique_ptr<grpc::ClientContext> Ctx(
   return c;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// Files made by CertEnvironment.
-struct Certs {
-  std::string dir;
-  std::string ca, server_cert, server_key, client_cert, client_key;
-  std::string other_ca, other_client_cert, other_client_key;
-};
-Certs* certs = nullptr;
-
-// Makes the certificates once for the whole binary, with the openssl CLI.
-class CertEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    auto* c = new Certs;
-    c->dir = MakeTempDir("cairn-certs-");
-    ASSERT_FALSE(c->dir.empty());
-    const std::string& d = c->dir;
-    WriteFile(d + "/ca.cnf",
-              "[req]\ndistinguished_name = dn\nprompt = no\n"
-              "[dn]\nCN = Cairn Test CA\n"
-              "[v3_ca]\nbasicConstraints = critical,CA:TRUE\n"
-              "keyUsage = critical,keyCertSign,cRLSign\n"
-              "subjectKeyIdentifier = hash\n");
-    WriteFile(d + "/server.ext",
-              "subjectAltName = DNS:localhost,IP:127.0.0.1\n"
-              "basicConstraints = CA:FALSE\nextendedKeyUsage = serverAuth\n");
-    WriteFile(d + "/client.ext",
-              "basicConstraints = CA:FALSE\nextendedKeyUsage = clientAuth\n");
-    const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1";
-    auto ca = [&](const std::string& name) {
-      return absl::StrCat("openssl req -x509 -config ", d, "/ca.cnf ",
-                          "-extensions v3_ca -subj /CN=", name, " ", ec,
-                          " -nodes -days 2 -keyout ", d, "/", name, ".key ",
-                          "-out ", d, "/", name, ".pem");
-    };
-    auto leaf = [&](const std::string& name, const std::string& cn,
-                    const std::string& ca_name, const std::string& ext) {
-      return absl::StrCat("openssl req ", ec, " -nodes -subj /CN=", cn,
-                          " -keyout ", d, "/", name, ".key -out ", d, "/", name,
-                          ".csr && openssl x509 -req -in ", d, "/", name,
-                          ".csr -CA ", d, "/", ca_name, ".pem -CAkey ", d, "/",
-                          ca_name, ".key -CAcreateserial -days 2 -extfile ", d,
-                          "/", ext, " -out ", d, "/", name, ".pem");
-    };
-    for (const std::string& cmd :
-         {ca("ca"), ca("otherca"),
-          leaf("server", "localhost", "ca", "server.ext"),
-          leaf("client", "cairn-client", "ca", "client.ext"),
-          leaf("otherclient", "cairn-client", "otherca", "client.ext")}) {
-      ASSERT_EQ(RunShell("(" + cmd + ") >>" + d + "/openssl.log 2>&1"), 0)
-          << cmd << "\n"
-          << ReadFile(d + "/openssl.log");
-    }
-    c->ca = d + "/ca.pem";
-    c->server_cert = d + "/server.pem";
-    c->server_key = d + "/server.key";
-    c->client_cert = d + "/client.pem";
-    c->client_key = d + "/client.key";
-    c->other_ca = d + "/otherca.pem";
-    c->other_client_cert = d + "/otherclient.pem";
-    c->other_client_key = d + "/otherclient.key";
-    certs = c;
-  }
-  void TearDown() override {
-    if (certs == nullptr) return;
-    std::error_code ec;
-    std::filesystem::remove_all(certs->dir, ec);
-    delete certs;
-    certs = nullptr;
-  }
-};
-
 [[maybe_unused]] ::testing::Environment* const kCertEnv =
-    ::testing::AddGlobalTestEnvironment(new CertEnvironment);
+    ::testing::AddGlobalTestEnvironment(new TestCertEnvironment);
 
 // A channel to `address` with TLS trusting `ca_file` (target name
 // "localhost"), presenting a client certificate when given; insecure when
@@ -137,10 +60,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
                                      grpc::InsecureChannelCredentials(), args);
   }
   grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = ReadFile(ca_file);
+  ssl.pem_root_certs = ReadTextFile(ca_file);
   if (!cert_file.empty()) {
-    ssl.pem_cert_chain = ReadFile(cert_file);
-    ssl.pem_private_key = ReadFile(key_file);
+    ssl.pem_cert_chain = ReadTextFile(cert_file);
+    ssl.pem_private_key = ReadTextFile(key_file);
   }
   args.SetSslTargetNameOverride("localhost");
   return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);

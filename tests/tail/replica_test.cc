@@ -5,6 +5,7 @@
 // chaining (a replica of a replica), writes refused naming the primary,
 // reads and Tail served, lag in Admin Stats and metrics.
 #include <atomic>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,15 +15,20 @@
 #include "cairnd_process.h"
 #include "server_test_util.h"
 #include "tail/tail_test_util.h"
+#include "test_certs.h"
 
 namespace cairn::test {
 namespace {
 
+[[maybe_unused]] ::testing::Environment* const kCertEnv =
+    ::testing::AddGlobalTestEnvironment(new TestCertEnvironment);
+
 // Every key of a server with value, revision and expiry.
 std::string Dump(const std::shared_ptr<grpc::Channel>& channel,
-                 uint64_t* read_seq = nullptr) {
+                 uint64_t* read_seq = nullptr, const std::string& token = "") {
   auto kv = v1::KV::NewStub(channel);
   auto ctx = Deadline();
+  if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
   auto reader = kv->Scan(ctx.get(), v1::ScanRequest());
   std::string out;
   v1::ScanResponse chunk;
@@ -219,6 +225,70 @@ TEST(ReplicaTest, ConvergesAcrossRestartsAndChains) {
   for (auto* p : {chained->get(), replica->get(), primary->get()}) {
     EXPECT_TRUE(p->StopCleanly().ok());
   }
+}
+
+// A primary that wants mutual TLS and tokens: the replica follows it with
+// --replica_tls_* and --replica_token_file; a wrong token stops it.
+TEST(ReplicaTest, FollowsOverMutualTlsWithAToken) {
+  ASSERT_NE(certs, nullptr);
+  const std::string dir = MakeTempDir("cairn-replica-auth-");
+  const std::string reader = "reader-token-0123456789";
+  const std::string writer = "writer-token-0123456789";
+  WriteFile(dir + "/tokens",
+            absl::StrCat("read ", reader, "\nwrite ", writer, "\n"));
+  WriteFile(dir + "/read.token", reader + "\n");
+  WriteFile(dir + "/bad.token", "not-the-token-0123456789\n");
+  CairndOptions po;
+  po.args = {"--tls_cert=" + certs->server_cert,
+             "--tls_key=" + certs->server_key, "--tls_client_ca=" + certs->ca,
+             "--auth_tokens=" + dir + "/tokens"};
+  po.tls_ca_file = certs->ca;
+  po.tls_client_cert_file = certs->client_cert;
+  po.tls_client_key_file = certs->client_key;
+  auto primary = CairndProcess::Start(po);
+  ASSERT_TRUE(primary.ok()) << primary.status();
+  auto kv = v1::KV::NewStub((*primary)->Channel());
+  auto put = [&](int i) {
+    v1::PutRequest r;
+    r.set_key(absl::StrCat("s/", i));
+    r.set_value(absl::StrCat("v", i));
+    v1::PutResponse resp;
+    auto ctx = Deadline();
+    ctx->AddMetadata("authorization", "Bearer " + writer);
+    grpc::Status s = kv->Put(ctx.get(), r, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.seq();
+  };
+  for (int i = 0; i < 100; ++i) put(i);
+
+  const std::vector<std::string> tls = {
+      "--replica_tls_ca=" + certs->ca,
+      "--replica_tls_cert=" + certs->client_cert,
+      "--replica_tls_key=" + certs->client_key};
+  std::vector<std::string> args = tls;
+  args.push_back("--replica_token_file=" + dir + "/read.token");
+  auto replica = StartReplica(**primary, args);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  uint64_t last = 0;
+  for (int i = 100; i < 200; ++i) last = put(i);
+  ASSERT_TRUE(WaitApplied(replica->get(), last));
+  EXPECT_EQ(Dump((*replica)->Channel()),
+            Dump((*primary)->Channel(), nullptr, reader));
+
+  // A wrong token: the bootstrap is refused and cairnd exits, saying why.
+  CairndOptions bad;
+  bad.wait_ready = false;
+  bad.args = tls;
+  bad.args.push_back(absl::StrCat("--replica_of=", (*primary)->address()));
+  bad.args.push_back("--replica_token_file=" + dir + "/bad.token");
+  auto refused = CairndProcess::Start(bad);
+  ASSERT_TRUE(refused.ok());
+  absl::StatusOr<int> st = (*refused)->Stop(0, absl::Seconds(30));
+  ASSERT_TRUE(st.ok());
+  EXPECT_NE(*st, 0);
+  EXPECT_NE((*refused)->Log().find("UNAUTHENTICATED"), std::string::npos)
+      << (*refused)->Log();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ReplicaTest, BadReplicaSettingsAreRefused) {
