@@ -46,7 +46,7 @@ ConsumerLag ComputeLag(storage::DB* db, const ConsumerState& consumer,
   if (consumer.acked_seq >= last) return lag;
   lag.sequences = last - consumer.acked_seq;
   absl::Time since = consumer.last_ack;
-  auto reader = storage::ChangeReader::Open(db->wal(), consumer.acked_seq + 1);
+  auto reader = storage::ChangeReader::Open(db, consumer.acked_seq + 1);
   if (reader.ok()) {
     absl::StatusOr<storage::ChangeBatch> b =
         (*reader)->Next(absl::InfinitePast());

@@ -95,7 +95,7 @@ grpc::Status TailReactor::Init(const v1::TailRequest& request) {
   // A start in the future waits at the end of the log.
   const uint64_t open_at = std::min(start, last + 1);
   absl::StatusOr<std::unique_ptr<storage::ChangeReader>> reader =
-      storage::ChangeReader::Open(db->wal(), open_at);
+      storage::ChangeReader::Open(db, open_at);
   if (!reader.ok()) {
     if (absl::IsOutOfRange(reader.status()) &&
         open_at < db->wal()->FirstSequence()) {

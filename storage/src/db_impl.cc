@@ -251,6 +251,7 @@ absl::Status DBImpl::Close() {
   closed_ = true;
   shutting_down_ = true;
   shutting_down_flag_ = true;
+  visible_cv_.notify_all();
   // Stalled writers wake up and fail (shutting_down_); queued ones follow.
   bg_cv_.notify_all();
   while (!writers_.empty()) {

@@ -106,6 +106,7 @@ class DBImpl final : public DB {
   uint64_t LastSequence() const override {
     return last_sequence_.load(std::memory_order_acquire);
   }
+  bool WaitForSequence(uint64_t seq, absl::Time deadline) override;
   absl::Status Flush(const FlushOptions& options) override;
   absl::Status CompactRange(const std::string* begin,
                             const std::string* end) override;
@@ -211,7 +212,7 @@ class DBImpl final : public DB {
                                      std::vector<uint64_t>* allocated,
                                      uint64_t* dropped);
   void DeleteObsoleteFiles(std::unique_lock<std::mutex>& lock);
-  void SetBackgroundError(const absl::Status& s);   // mu_ held
+  void SetBackgroundError(const absl::Status& s);  // mu_ held
   // Wakes writers waiting for background progress (bg_done_cv_). mu_ held.
   void NotifyBackgroundDone() {
     ++bg_done_events_;
@@ -262,12 +263,14 @@ class DBImpl final : public DB {
 
   std::condition_variable bg_cv_;       // work for background threads
   std::condition_variable bg_done_cv_;  // a background job finished
+  std::condition_variable
+      visible_cv_;  // last_sequence_ moved (WaitForSequence)
   // Counts NotifyBackgroundDone calls, so that a writer that released mu_
   // before waiting on bg_done_cv_ cannot miss a signal sent meanwhile.
   uint64_t bg_done_events_ = 0;
   std::vector<std::thread> threads_;
   bool shutting_down_ = false;
-  bool writes_stopped_ = false;  // StopWrites() was called
+  bool writes_stopped_ = false;                  // StopWrites() was called
   std::atomic<bool> shutting_down_flag_{false};  // readable without mu_
   std::vector<std::string> compact_pointer_;     // per level, round-robin
   bool closed_ = false;

@@ -252,6 +252,7 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
       for (Writer* g : group) g->status = io_error;
     } else if (last_seq != 0) {
       last_sequence_.store(last_seq, std::memory_order_release);
+      visible_cv_.notify_all();
       user_bytes_written_ += data_bytes;
     }
     stats_.Add(Ticker::kKeysWritten, keys);
@@ -277,6 +278,17 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
                 absl::ToInt64Microseconds(absl::Now() - start));
   if (!w.status.ok()) return w.status;
   return w.seq;
+}
+
+bool DBImpl::WaitForSequence(uint64_t seq, absl::Time deadline) {
+  if (LastSequence() >= seq) return true;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (LastSequence() < seq && !closed_) {
+    const absl::Time now = absl::Now();
+    if (now >= deadline) return false;
+    visible_cv_.wait_for(lock, absl::ToChronoNanoseconds(deadline - now));
+  }
+  return LastSequence() >= seq;
 }
 
 absl::Status DBImpl::ApplyToMemtable(const WriteBatch& batch,
@@ -328,8 +340,7 @@ absl::Status DBImpl::MakeRoomForWrite(std::unique_lock<std::mutex>& lock,
     }
     const StallState stall = CurrentStall();
     if (stall.stop) {
-      if (absl::Status s = WaitForStall(lock, options, stall.reason);
-          !s.ok()) {
+      if (absl::Status s = WaitForStall(lock, options, stall.reason); !s.ok()) {
         return s;
       }
       continue;

@@ -51,7 +51,7 @@ std::map<std::string, Row> Dump(DB* db) {
 
 // Copies every batch of `from` above `to`'s last sequence into `to`.
 void Follow(DB* from, DB* to) {
-  auto reader = ChangeReader::Open(from->wal(), to->LastSequence() + 1);
+  auto reader = ChangeReader::Open(from, to->LastSequence() + 1);
   ASSERT_TRUE(reader.ok()) << reader.status();
   while (true) {
     absl::StatusOr<ChangeBatch> b = (*reader)->Next(absl::InfinitePast());
@@ -108,9 +108,9 @@ TEST(ApplyReplicatedTest, FollowerConvergesWithSequencesAndCommitTimes) {
 
   // The replica's own WAL carries the primary's commit times: a chained
   // follower sees the same stream.
-  auto pr = ChangeReader::Open((*primary)->wal(), 1);
+  auto pr = ChangeReader::Open(primary->get(), 1);
   auto rr =
-      ChangeReader::Open((*replica)->wal(), (*replica)->wal()->FirstSequence());
+      ChangeReader::Open(replica->get(), (*replica)->wal()->FirstSequence());
   ASSERT_TRUE(pr.ok() && rr.ok());
   absl::StatusOr<ChangeBatch> rb = (*rr)->Next(absl::InfinitePast());
   ASSERT_TRUE(rb.ok()) << rb.status();
@@ -134,7 +134,7 @@ TEST(ApplyReplicatedTest, RefusesGapsDuplicatesAndBadPayloads) {
   b.Put("b", "2");
   ASSERT_TRUE((*primary)->Write({}, b).ok());       // 1..2
   ASSERT_TRUE((*primary)->Put({}, "c", "3").ok());  // 3
-  auto reader = ChangeReader::Open((*primary)->wal(), 1);
+  auto reader = ChangeReader::Open(primary->get(), 1);
   ASSERT_TRUE(reader.ok());
   absl::StatusOr<ChangeBatch> b1 = (*reader)->Next(absl::InfinitePast());
   const std::string p1(b1->payload);

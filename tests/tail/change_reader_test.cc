@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "cairn/storage/db.h"
 #include "cairn/storage/transaction.h"
+#include "cairn/util/fault_injection_file_system.h"
 #include "cairn/wal/log.h"
 #include "gtest/gtest.h"
 #include "storage/db_test_util.h"
@@ -46,7 +47,7 @@ Options SmallWal() {
 // Reads every change from from_seq until the reader has nothing more.
 std::vector<Event> ReadAll(DB* db, uint64_t from_seq) {
   std::vector<Event> out;
-  auto reader = ChangeReader::Open(db->wal(), from_seq);
+  auto reader = ChangeReader::Open(db, from_seq);
   EXPECT_TRUE(reader.ok()) << reader.status();
   if (!reader.ok()) return out;
   while (true) {
@@ -153,7 +154,7 @@ TEST(ChangeReaderTest, BatchesAndTransactionsAreGroups) {
 
   // Starting inside a batch returns the whole batch (callers skip what is
   // below from_seq).
-  auto reader = ChangeReader::Open((*db)->wal(), 3);
+  auto reader = ChangeReader::Open(db->get(), 3);
   ASSERT_TRUE(reader.ok()) << reader.status();
   absl::StatusOr<ChangeBatch> b = (*reader)->Next(absl::InfinitePast());
   ASSERT_TRUE(b.ok()) << b.status();
@@ -171,10 +172,10 @@ TEST(ChangeReaderTest, WaitsForTheNextCommitAndFailsForTheFuture) {
   ASSERT_TRUE(db.ok()) << db.status();
   ASSERT_TRUE((*db)->Put({}, "a", "1").ok());
   // Two ahead of the log: refused.
-  auto future = ChangeReader::Open((*db)->wal(), 3);
+  auto future = ChangeReader::Open(db->get(), 3);
   EXPECT_TRUE(absl::IsOutOfRange(future.status())) << future.status();
   // One ahead: waits.
-  auto reader = ChangeReader::Open((*db)->wal(), 2);
+  auto reader = ChangeReader::Open(db->get(), 2);
   ASSERT_TRUE(reader.ok()) << reader.status();
   EXPECT_TRUE(absl::IsDeadlineExceeded(
       (*reader)->Next(absl::Now() + absl::Milliseconds(20)).status()));
@@ -209,7 +210,7 @@ TEST(ChangeReaderTest, RetentionRemovesFlushedHistoryUnlessRetained) {
   ASSERT_TRUE((*db)->wal()->EnforceRetention().ok());
   const uint64_t first = (*db)->wal()->FirstSequence();
   EXPECT_GT(first, 1u);
-  auto gone = ChangeReader::Open((*db)->wal(), 1);
+  auto gone = ChangeReader::Open(db->get(), 1);
   ASSERT_TRUE(absl::IsOutOfRange(gone.status())) << gone.status();
   EXPECT_NE(gone.status().message().find(absl::StrCat(first)),
             std::string::npos)
@@ -289,7 +290,7 @@ TEST(ChangeReaderTest, ConcurrentWritersGaplessInOrder) {
       }
     });
   }
-  auto reader = ChangeReader::Open((*db)->wal(), 1);
+  auto reader = ChangeReader::Open(db->get(), 1);
   ASSERT_TRUE(reader.ok()) << reader.status();
   uint64_t expect = 1;
   const uint64_t total = kWriters * (kPerWriter + kPerWriter / 10 * 2);
@@ -314,6 +315,47 @@ TEST(ChangeReaderTest, ConcurrentWritersGaplessInOrder) {
   EXPECT_EQ(expect, total + 1);
   EXPECT_EQ((*db)->LastSequence(), total);
   EXPECT_GT((*db)->wal()->GetStats().segments_created, 3u);
+}
+
+// A write whose group sync fails is in the WAL but was never acknowledged
+// (its writer got the error): no reader may see it.
+TEST(ChangeReaderTest, UnacknowledgedWritesAreNeverReturned) {
+  TempDir dir;
+  FaultInjectionFileSystem fs(FileSystem::Default());
+  Options o = SmallWal();
+  o.fs = &fs;
+  auto db = DB::Open(o, dir.path());
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE((*db)->Put({}, "a", "1").ok());
+  for (FsOp op : {FsOp::kMapSync, FsOp::kSync}) {
+    FaultRule rule;
+    rule.op = op;
+    rule.path_contains = "/wal/";
+    rule.times = -1;
+    fs.InjectFault(rule);
+  }
+  WriteOptions sync;
+  sync.sync = true;
+  EXPECT_FALSE((*db)->Put(sync, "b", "2").ok());
+  EXPECT_EQ((*db)->LastSequence(), 1u);
+  EXPECT_EQ((*db)->wal()->LastSequence(), 2u);  // the record is there
+
+  auto reader = ChangeReader::Open(db->get(), 1);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  absl::StatusOr<ChangeBatch> b = (*reader)->Next(absl::InfinitePast());
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->first_seq, 1u);
+  b = (*reader)->Next(absl::Now() + absl::Milliseconds(100));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(b.status())) << b.status();
+  EXPECT_EQ((*reader)->next_seq(), 2u);
+  // Cancel still ends the wait for an acknowledgement that will not come.
+  std::thread canceller([&] {
+    absl::SleepFor(absl::Milliseconds(30));
+    (*reader)->Cancel();
+  });
+  EXPECT_TRUE(absl::IsCancelled((*reader)->Next().status()));
+  canceller.join();
+  fs.ClearFaults();
 }
 
 TEST(ChangeReaderTest, MalformedPayloadIsDataLoss) {

@@ -92,7 +92,7 @@ TEST(SnapshotLoaderTest, LoadedCopyMatchesAndFollows) {
   EXPECT_EQ(Dump(replica->get()), state);
   EXPECT_GT((*replica)->GetStats().live_sst_bytes, 0u);
 
-  auto reader = ChangeReader::Open((*primary)->wal(), s + 1);
+  auto reader = ChangeReader::Open(primary->get(), s + 1);
   ASSERT_TRUE(reader.ok()) << reader.status();
   while (true) {
     absl::StatusOr<ChangeBatch> b = (*reader)->Next(absl::InfinitePast());

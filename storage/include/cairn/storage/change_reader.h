@@ -14,16 +14,20 @@
 // reader's destruction). While the reader is positioned in a segment, that
 // segment is not deleted.
 //
-// Only committed writes are seen: a batch becomes visible when its WAL
-// append returned (after its sync, for a durable write), so a reader never
-// sees a write that a crash could still take back.
+// Only acknowledged writes are seen: a batch is returned once the DB has
+// published its sequence (DB::LastSequence() reached it), which is after
+// its WAL append, after the fdatasync of its commit group if any write of
+// the group asked for one, and just before its writer is answered. So a
+// reader never holds a write that the DB could still take back.
 //
 // Thread-safety: one thread at a time, except Cancel (any thread).
 #ifndef CAIRN_STORAGE_CHANGE_READER_H_
 #define CAIRN_STORAGE_CHANGE_READER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "absl/functional/function_ref.h"
@@ -37,6 +41,8 @@ class Reader;
 }  // namespace cairn::wal
 
 namespace cairn::storage {
+
+class DB;
 
 enum class ChangeType { kPut, kDelete, kDeleteRange, kMerge };
 
@@ -77,7 +83,7 @@ class ChangeReader {
   // log's last sequence + 1, to wait for the next commit. OutOfRange if the
   // WAL no longer holds from_seq (the message names the first sequence it
   // holds; see FirstAvailable) or if from_seq is further in the future.
-  static absl::StatusOr<std::unique_ptr<ChangeReader>> Open(const wal::Log* log,
+  static absl::StatusOr<std::unique_ptr<ChangeReader>> Open(DB* db,
                                                             uint64_t from_seq);
   ~ChangeReader();
   ChangeReader(const ChangeReader&) = delete;
@@ -99,8 +105,12 @@ class ChangeReader {
   uint64_t next_seq() const;
 
  private:
-  explicit ChangeReader(std::unique_ptr<wal::Reader> reader);
+  ChangeReader(DB* db, std::unique_ptr<wal::Reader> reader);
+  DB* const db_;
   std::unique_ptr<wal::Reader> reader_;
+  // Read from the WAL but not yet acknowledged by the DB.
+  std::optional<ChangeBatch> pending_;
+  std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace cairn::storage

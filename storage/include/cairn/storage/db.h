@@ -188,6 +188,10 @@ class DB {
 
   // Last committed (visible) sequence.
   virtual uint64_t LastSequence() const = 0;
+  // Waits until LastSequence() >= seq (every write up to seq is visible and
+  // acknowledged) or deadline; returns whether it is. Returns at once, false,
+  // once the DB is closed.
+  virtual bool WaitForSequence(uint64_t seq, absl::Time deadline) = 0;
 
   // Seals the active memtable and flushes it (and any older immutable ones).
   virtual absl::Status Flush(const FlushOptions& options = {}) = 0;
