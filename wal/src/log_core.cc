@@ -308,6 +308,9 @@ void LogCore::MarkSyncedLocked(Segment* seg, uint64_t end, uint32_t count,
 }
 
 absl::Status LogCore::SyncPublishedLocked() {
+  // A truncation in progress rewrites the tail; what survives it is synced
+  // by the truncation itself, the rest by a later sync.
+  while (truncating_ && !closing_) WaitLocked(idle_cv_);
   if (absl::Status s = SealPendingLocked(); !s.ok()) return s;
   std::shared_ptr<Segment> seg = active_;
   if (seg == nullptr || published_end_ <= synced_end_) return absl::OkStatus();
@@ -315,9 +318,11 @@ absl::Status LogCore::SyncPublishedLocked() {
   const uint32_t count = published_count_;
   const uint64_t last_seq = published_seq_;
   const uint64_t epoch = this->epoch();
+  ++unlocked_syncs_;
   mu_.unlock();
   absl::Status s = TimedSync(seg.get(), end);
   mu_.lock();
+  if (--unlocked_syncs_ == 0) idle_cv_.notify_all();
   ++stats_.syncs;
   if (!s.ok()) {
     ++stats_.sync_failures;

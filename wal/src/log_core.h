@@ -255,6 +255,11 @@ class LogCore : public std::enable_shared_from_this<LogCore> {
   bool truncating_ ABSL_GUARDED_BY(mu_) = false;  // appends wait (idle_cv_)
   // CopySealedSegments calls running; truncation waits for them (idle_cv_).
   int copies_ ABSL_GUARDED_BY(mu_) = 0;
+  // Syncs of published data running without mu_ (SyncPublishedLocked). A
+  // truncation waits for them: such a sync reads the mapping (the
+  // fault-injecting file system copies it) where the truncation lets the
+  // writer store again.
+  int unlocked_syncs_ ABSL_GUARDED_BY(mu_) = 0;
   // Set when a truncation failed midway: writes are refused until reopen.
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

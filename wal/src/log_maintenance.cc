@@ -345,6 +345,7 @@ absl::Status LogCore::TruncateAfter(uint64_t seq) {
   while (truncating_ || copies_ > 0) WaitLocked(idle_cv_);
   truncating_ = true;
   AwaitNoWritersLocked();
+  while (unlocked_syncs_ > 0) WaitLocked(idle_cv_);
   absl::Status s = TruncateAfterLocked(seq);
   truncating_ = false;
   idle_cv_.notify_all();
