@@ -44,6 +44,7 @@ class BadInputTest : public CairndSuite {
   }
   void SetUp() override {
     CairndSuite::SetUp();
+    if (HasFatalFailure()) return;  // no server
     channel_ = server_->Channel();
     kv_ = v1::KV::NewStub(channel_);
     admin_ = v1::Admin::NewStub(channel_);

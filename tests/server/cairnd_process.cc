@@ -80,11 +80,21 @@ absl::StatusOr<std::unique_ptr<CairndProcess>> CairndProcess::Start(
   p->log_path_ = p->temp_root_ + "/cairnd.log";
   p->data_dir_ = p->options_.data_dir.empty() ? p->temp_root_ + "/data"
                                               : p->options_.data_dir;
-  p->address_ = absl::StrCat("127.0.0.1:", FreePort());
-  p->metrics_ = absl::StrCat("127.0.0.1:", FreePort());
-  absl::Status s = p->Launch();
-  if (!s.ok()) return s;
-  return p;
+  // A port that was free when chosen can be taken by another test before
+  // cairnd binds it: then start again on new ports.
+  absl::Status s;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    p->address_ = absl::StrCat("127.0.0.1:", FreePort());
+    p->metrics_ = absl::StrCat("127.0.0.1:", FreePort());
+    s = p->Launch();
+    if (s.ok()) return p;
+    const bool port_taken =
+        s.message().find("Address already in use") != std::string_view::npos ||
+        s.message().find("address in use") != std::string_view::npos;
+    if (!p->options_.wait_ready || !port_taken) return s;
+    std::ofstream(p->log_path_, std::ios::trunc).close();
+  }
+  return s;
 }
 
 absl::Status CairndProcess::Restart() {

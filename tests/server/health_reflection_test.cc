@@ -45,6 +45,7 @@ class HealthReflectionTest : public CairndSuite {
   static void SetUpTestSuite() { StartSuiteServer(); }
   void SetUp() override {
     CairndSuite::SetUp();
+    if (HasFatalFailure()) return;  // no server
     channel_ = server_->Channel();
   }
 

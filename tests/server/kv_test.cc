@@ -35,6 +35,7 @@ class KvTest : public CairndSuite {
   }
   void SetUp() override {
     CairndSuite::SetUp();
+    if (HasFatalFailure()) return;  // no server
     channel_ = server_->Channel();
     kv_ = KV::NewStub(channel_);
     admin_ = Admin::NewStub(channel_);

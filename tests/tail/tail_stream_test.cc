@@ -31,6 +31,7 @@ class TailStreamTest : public CairndSuite {
   }
   void SetUp() override {
     CairndSuite::SetUp();
+    if (HasFatalFailure()) return;  // no server
     kv_ = v1::KV::NewStub(server_->Channel());
     admin_ = v1::Admin::NewStub(server_->Channel());
   }
