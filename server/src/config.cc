@@ -256,6 +256,15 @@ absl::Status Bad(std::string_view flag, std::string_view why) {
       absl::StrCat("setting '", Sv(flag), "': ", Sv(why)));
 }
 
+// A certificate and its key are given together or not at all.
+absl::Status CertAndKey(const std::string& cert, std::string_view cert_flag,
+                        const std::string& key, std::string_view key_flag) {
+  if (cert.empty() == key.empty()) return absl::OkStatus();
+  return Bad(cert.empty() ? cert_flag : key_flag,
+             absl::StrCat(Sv(cert_flag), " and ", Sv(key_flag),
+                          " must be given together"));
+}
+
 absl::Status Validate(const ServerConfig& c) {
   if (c.listen.empty()) return Bad("listen", "must not be empty");
   if (c.data_dir.empty()) return Bad("data_dir", "must not be empty");
@@ -295,9 +304,10 @@ absl::Status Validate(const ServerConfig& c) {
   if (c.shutdown_grace < absl::ZeroDuration()) {
     return Bad("shutdown_grace", "must not be negative");
   }
-  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
-    return Bad(c.tls_cert_file.empty() ? "tls_cert" : "tls_key",
-               "tls_cert and tls_key must be given together");
+  if (absl::Status s =
+          CertAndKey(c.tls_cert_file, "tls_cert", c.tls_key_file, "tls_key");
+      !s.ok()) {
+    return s;
   }
   if (!c.tls_client_ca_file.empty() && c.tls_cert_file.empty()) {
     return Bad("tls_client_ca", "needs tls_cert and tls_key");
@@ -355,9 +365,10 @@ absl::Status Validate(const ServerConfig& c) {
        !r.token_file.empty())) {
     return Bad("replica_of", "the replica_* settings need replica_of");
   }
-  if (r.tls_cert_file.empty() != r.tls_key_file.empty()) {
-    return Bad(r.tls_cert_file.empty() ? "replica_tls_cert" : "replica_tls_key",
-               "replica_tls_cert and replica_tls_key must be given together");
+  if (absl::Status s = CertAndKey(r.tls_cert_file, "replica_tls_cert",
+                                  r.tls_key_file, "replica_tls_key");
+      !s.ok()) {
+    return s;
   }
   if (!r.tls_cert_file.empty() && r.tls_ca_file.empty()) {
     return Bad("replica_tls_ca", "mutual TLS to the primary needs its CA");

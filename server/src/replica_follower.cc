@@ -349,7 +349,7 @@ grpc::Status ReplicaFollower::Follow(PrimaryStream* stream) {
       if (e.seq() != group_last) continue;
       batch.SetCommitMicros(commit_micros);
       absl::StatusOr<uint64_t> applied =
-          db_->ApplyReplicated(wo, group_first, batch.Payload());
+          db_->ApplyReplicated(wo, group_first, batch);
       batch.Clear();
       if (!applied.ok()) {
         failure =

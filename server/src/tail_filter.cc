@@ -1,24 +1,11 @@
 #include "tail_filter.h"
 
 #include "absl/strings/str_cat.h"
+#include "cairn/storage/iterator.h"
 #include "status_map.h"
 
 namespace cairn::server {
 namespace {
-
-// The first key after every key that starts with prefix; none if there is
-// no such key (the prefix is all 0xff bytes).
-std::optional<std::string> PrefixEnd(std::string prefix) {
-  while (!prefix.empty()) {
-    unsigned char last = static_cast<unsigned char>(prefix.back());
-    if (last != 0xff) {
-      prefix.back() = static_cast<char>(last + 1);
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return std::nullopt;
-}
 
 unsigned Bit(storage::ChangeType type) {
   return 1u << static_cast<unsigned>(type);
@@ -49,7 +36,7 @@ absl::StatusOr<TailFilter> TailFilter::Parse(const v1::TailFilter& filter) {
           "cannot be combined with filter.prefix");
     }
     f.lower_ = filter.prefix();
-    f.upper_ = PrefixEnd(filter.prefix());
+    f.upper_ = storage::PrefixSuccessor(filter.prefix());
   } else {
     if (!filter.end().empty() && filter.start() >= filter.end()) {
       return InvalidFieldStatus("filter.end", "must sort after filter.start");

@@ -88,9 +88,10 @@ class DBImpl final : public DB {
                                  std::string_view key, std::string_view op,
                                  std::string_view operand,
                                  std::string_view argument) override;
+  using DB::ApplyReplicated;
   absl::StatusOr<uint64_t> ApplyReplicated(const WriteOptions& options,
                                            uint64_t first_seq,
-                                           std::string_view payload) override;
+                                           const WriteBatch& batch) override;
   absl::StatusOr<uint64_t> Write(const WriteOptions& options,
                                  const WriteBatch& batch) override;
   std::unique_ptr<Transaction> BeginTransaction(

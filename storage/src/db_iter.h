@@ -36,10 +36,6 @@ struct DBIterOptions {
 std::unique_ptr<Iterator> NewDBIterator(
     std::unique_ptr<InternalIterator> internal, DBIterOptions options);
 
-// The smallest string greater than every string starting with prefix, or
-// nullopt if there is none (prefix is all 0xff).
-std::optional<std::string> PrefixSuccessor(std::string_view prefix);
-
 // Narrows the bounds [*lower, *upper) to the keys starting with prefix (if
 // set).
 void ApplyPrefix(const std::optional<std::string>& prefix,

@@ -112,13 +112,19 @@ absl::StatusOr<uint64_t> DBImpl::Write(const WriteOptions& options,
   return WriteInternal(options, &batch, &check);
 }
 
-absl::StatusOr<uint64_t> DBImpl::ApplyReplicated(const WriteOptions& options,
-                                                 uint64_t first_seq,
-                                                 std::string_view payload) {
+absl::StatusOr<uint64_t> DB::ApplyReplicated(const WriteOptions& options,
+                                             uint64_t first_seq,
+                                             std::string_view payload) {
   WriteBatch batch;
   if (absl::Status s = WriteBatch::FromPayload(payload, &batch); !s.ok()) {
     return s;
   }
+  return ApplyReplicated(options, first_seq, batch);
+}
+
+absl::StatusOr<uint64_t> DBImpl::ApplyReplicated(const WriteOptions& options,
+                                                 uint64_t first_seq,
+                                                 const WriteBatch& batch) {
   if (batch.Count() == 0) {
     return absl::InvalidArgumentError("a replicated batch has no operations");
   }

@@ -63,6 +63,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "bench_util.h"
 #include "cairn/storage/db.h"
 #include "cairn/storage/iterator.h"
 #include "cairn/storage/options.h"
@@ -72,6 +73,9 @@
 
 namespace cairn::storage {
 namespace {
+
+using bench::EncodeKey;
+using bench::Random;
 
 using Clock = std::chrono::steady_clock;
 
@@ -170,29 +174,6 @@ void ParseFlags(int argc, char** argv, Flags* f) {
   if (f->reads < 0) f->reads = f->num;
   if (f->merge_keys < 0) f->merge_keys = f->num;
   if (f->txn_keyspace == 0) f->txn_keyspace = f->num;
-}
-
-// splitmix64: cheap, good enough to pick uniform key numbers.
-class Random {
- public:
-  explicit Random(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  uint64_t Uniform(uint64_t n) { return n == 0 ? 0 : Next() % n; }
-
- private:
-  uint64_t state_;
-};
-
-// db_bench's GenerateKeyFromInt for key_size >= 8.
-void EncodeKey(uint64_t n, std::string* key) {
-  char* p = key->data();
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(n >> (56 - 8 * i));
-  std::memset(p + 8, '0', key->size() - 8);
 }
 
 // db_bench's RandomGenerator with compression_ratio 0.5. The buffer is shared

@@ -30,20 +30,11 @@ VALUE_BYTES=${VALUE_BYTES:-100}
 BATCH_OPS=${BATCH_OPS:-100}
 DATA_PARENT=${DATA_PARENT:-${TMPDIR:-/tmp}}
 
-for bin in "$CAIRND" "$BENCH"; do
-  if [[ ! -x $bin ]]; then
-    echo "missing $bin; build it: cmake --build --preset release" \
-         "--target cairnd cairn-server-bench" >&2
-    exit 2
-  fi
-done
+source tests/bench/bench_lib.sh
+require_built "$CAIRND" "$BENCH"
 
 # Two free loopback ports (gRPC and /metrics).
-read -r PORT METRICS_PORT < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+read -r PORT METRICS_PORT < <(free_ports 2)
 
 WORK=$(mktemp -d "$DATA_PARENT/cairn-server-bench.XXXXXX")
 DATA_DIR=$WORK/data

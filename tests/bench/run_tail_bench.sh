@@ -25,19 +25,10 @@ DURABILITY=${DURABILITY:-async}
 WRITERS=${WRITERS:-4}
 DATA_PARENT=${DATA_PARENT:-${TMPDIR:-/tmp}}
 
-for bin in "$CAIRND" "$BENCH"; do
-  if [[ ! -x $bin ]]; then
-    echo "missing $bin; build it: cmake --build --preset release" \
-         "--target cairnd cairn-tail-bench" >&2
-    exit 2
-  fi
-done
+source tests/bench/bench_lib.sh
+require_built "$CAIRND" "$BENCH"
 
-read -r P1 M1 P2 M2 < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(4)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+read -r P1 M1 P2 M2 < <(free_ports 4)
 
 WORK=$(mktemp -d "$DATA_PARENT/cairn-tail-bench.XXXXXX")
 PIDS=()

@@ -56,6 +56,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "bench_util.h"
 #include "cairn/v1/kv.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -97,30 +98,12 @@ using grpc::health::v1::HealthCheckResponse;
 
 enum class Workload { kNoop, kPut, kGet, kBatch };
 
-// splitmix64, as in cairn-dbbench.
-class Random {
- public:
-  explicit Random(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  uint64_t Uniform(uint64_t n) { return n == 0 ? 0 : Next() % n; }
-
- private:
-  uint64_t state_;
-};
-
 constexpr size_t kKeyBytes = 16;
 
-// cairn-dbbench's keys: the number big-endian in 8 bytes, then '0's.
+// cairn-dbbench's keys.
 void EncodeKey(uint64_t n, std::string* key) {
   key->resize(kKeyBytes);
-  char* p = key->data();
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(n >> (56 - 8 * i));
-  std::memset(p + 8, '0', kKeyBytes - 8);
+  bench::EncodeKey(n, key);
 }
 
 struct Options {

@@ -87,6 +87,20 @@ void Check(const grpc::Status& s, const char* what) {
 
 std::string Key(uint64_t n) { return absl::StrFormat("bench%016d", n); }
 
+// One Batch of `n` puts of keys first .. first + n - 1.
+void PutBatch(KV::Stub* kv, grpc::ClientContext* ctx, uint64_t first, int n,
+              const std::string& value) {
+  cairn::v1::BatchRequest b;
+  b.set_durability(Durability());
+  for (int i = 0; i < n; ++i) {
+    auto* p = b.add_ops()->mutable_put();
+    p->set_key(Key(first + i));
+    p->set_value(value);
+  }
+  cairn::v1::BatchResponse resp;
+  Check(kv->Batch(ctx, b, &resp), "Batch");
+}
+
 uint64_t LastSeq(Admin::Stub* admin, cairn::v1::StatsResponse* out = nullptr) {
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
@@ -128,15 +142,7 @@ uint64_t RunPuts(const std::string& addr, int threads, double rate,
         grpc::ClientContext ctx;
         ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
         if (batches) {
-          cairn::v1::BatchRequest b;
-          b.set_durability(Durability());
-          for (int j = 0; j < batch_ops; ++j) {
-            auto* p = b.add_ops()->mutable_put();
-            p->set_key(Key(key * batch_ops + j));
-            p->set_value(value);
-          }
-          cairn::v1::BatchResponse resp;
-          Check(kv->Batch(&ctx, b, &resp), "Batch");
+          PutBatch(kv.get(), &ctx, key * batch_ops, batch_ops, value);
           done.fetch_add(batch_ops, std::memory_order_relaxed);
           continue;
         }
@@ -278,17 +284,9 @@ int RunThroughput() {
       while (true) {
         const int64_t first = next.fetch_add(ops);
         if (first >= total) break;
-        cairn::v1::BatchRequest b;
-        b.set_durability(Durability());
-        for (int i = 0; i < ops; ++i) {
-          auto* p = b.add_ops()->mutable_put();
-          p->set_key(Key(first + i));
-          p->set_value(value);
-        }
-        cairn::v1::BatchResponse resp;
         grpc::ClientContext ctx;
         ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
-        Check(kv->Batch(&ctx, b, &resp), "Batch");
+        PutBatch(kv.get(), &ctx, first, ops, value);
       }
     });
   }

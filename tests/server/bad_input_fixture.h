@@ -64,13 +64,7 @@ class BadInputTest : public CairndSuite {
   }
 
   uint64_t Put(const std::string& key, const std::string& value) {
-    v1::PutRequest req;
-    req.set_key(key);
-    req.set_value(value);
-    v1::PutResponse resp;
-    grpc::Status s = kv_->Put(Ctx().get(), req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.seq();
+    return test::Put(kv_.get(), key, value);
   }
 
   v1::GetResponse Get(const std::string& key) {

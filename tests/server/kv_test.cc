@@ -46,13 +46,7 @@ class KvTest : public CairndSuite {
   std::string K(const std::string& k) { return prefix_ + k; }
 
   uint64_t Put(const std::string& key, const std::string& value) {
-    v1::PutRequest req;
-    req.set_key(key);
-    req.set_value(value);
-    v1::PutResponse resp;
-    grpc::Status s = kv_->Put(Ctx().get(), req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.seq();
+    return test::Put(kv_.get(), key, value);
   }
 
   v1::GetResponse Get(const std::string& key, uint64_t snapshot = 0) {

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "cairn/v1/kv.grpc.pb.h"
 #include "cairnd_process.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -22,6 +23,21 @@ inline std::unique_ptr<grpc::ClientContext> Ctx(
   auto c = std::make_unique<grpc::ClientContext>();
   c->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   return c;
+}
+
+// A Put that must succeed (else a test failure); returns its sequence, 0 on
+// failure.
+inline uint64_t Put(v1::KV::Stub* kv, const std::string& key,
+                    const std::string& value,
+                    v1::Durability durability = v1::DURABILITY_DEFAULT) {
+  v1::PutRequest req;
+  req.set_key(key);
+  req.set_value(value);
+  req.set_durability(durability);
+  v1::PutResponse resp;
+  grpc::Status s = kv->Put(Ctx().get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return s.ok() ? resp.seq() : 0;
 }
 
 // `status` has `code` and a message of the form "<field>: why" (the field as

@@ -27,7 +27,7 @@ namespace {
 std::string Dump(const std::shared_ptr<grpc::Channel>& channel,
                  uint64_t* read_seq = nullptr, const std::string& token = "") {
   auto kv = v1::KV::NewStub(channel);
-  auto ctx = Deadline();
+  auto ctx = Ctx();
   if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
   auto reader = kv->Scan(ctx.get(), v1::ScanRequest());
   std::string out;
@@ -47,7 +47,7 @@ std::string Dump(const std::shared_ptr<grpc::Channel>& channel,
 v1::StatsResponse Stats(const std::shared_ptr<grpc::Channel>& channel) {
   auto admin = v1::Admin::NewStub(channel);
   v1::StatsResponse r;
-  grpc::Status s = admin->Stats(Deadline().get(), {}, &r);
+  grpc::Status s = admin->Stats(Ctx().get(), {}, &r);
   EXPECT_TRUE(s.ok()) << s.error_message();
   return r;
 }
@@ -85,7 +85,7 @@ void Load(const std::shared_ptr<grpc::Channel>& channel, const std::string& tag,
         v1::DeleteRequest r;
         r.set_key(key);
         v1::DeleteResponse resp;
-        s = kv->Delete(Deadline().get(), r, &resp);
+        s = kv->Delete(Ctx().get(), r, &resp);
         break;
       }
       case 1: {
@@ -94,7 +94,7 @@ void Load(const std::shared_ptr<grpc::Channel>& channel, const std::string& tag,
         r.set_operator_("add");
         r.set_operand("5");
         v1::MergeResponse resp;
-        s = kv->Merge(Deadline().get(), r, &resp);
+        s = kv->Merge(Ctx().get(), r, &resp);
         break;
       }
       case 2: {
@@ -107,7 +107,7 @@ void Load(const std::shared_ptr<grpc::Channel>& channel, const std::string& tag,
         d->set_start(absl::StrCat("k/", i % 40));
         d->set_end(absl::StrCat("k/", i % 40, "0"));
         v1::BatchResponse resp;
-        s = kv->Batch(Deadline().get(), b, &resp);
+        s = kv->Batch(Ctx().get(), b, &resp);
         break;
       }
       default: {
@@ -115,7 +115,7 @@ void Load(const std::shared_ptr<grpc::Channel>& channel, const std::string& tag,
         r.set_key(key);
         r.set_value(absl::StrCat(tag, "-", i, std::string(i % 300, 'v')));
         v1::PutResponse resp;
-        s = kv->Put(Deadline().get(), r, &resp);
+        s = kv->Put(Ctx().get(), r, &resp);
       }
     }
     ASSERT_TRUE(s.ok()) << s.error_message();
@@ -145,13 +145,13 @@ TEST(ReplicaTest, BootstrapConvergeServeReadsRefuseWrites) {
   v1::GetRequest get;
   get.set_key("n/1");
   v1::GetResponse got;
-  ASSERT_TRUE(rkv->Get(Deadline().get(), get, &got).ok());
+  ASSERT_TRUE(rkv->Get(Ctx().get(), get, &got).ok());
   EXPECT_TRUE(got.found());
   v1::PutRequest put;
   put.set_key("x");
   put.set_value("y");
   v1::PutResponse pr;
-  grpc::Status refused = rkv->Put(Deadline().get(), put, &pr);
+  grpc::Status refused = rkv->Put(Ctx().get(), put, &pr);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(refused.error_message().find((*primary)->address()),
             std::string::npos)
@@ -253,7 +253,7 @@ TEST(ReplicaTest, FollowsOverMutualTlsWithAToken) {
     r.set_key(absl::StrCat("s/", i));
     r.set_value(absl::StrCat("v", i));
     v1::PutResponse resp;
-    auto ctx = Deadline();
+    auto ctx = Ctx();
     ctx->AddMetadata("authorization", "Bearer " + writer);
     grpc::Status s = kv->Put(ctx.get(), r, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();

@@ -68,8 +68,7 @@ double WriteLoad(const std::shared_ptr<grpc::Channel>& channel, uint64_t bytes,
           p->set_value(value);
         }
         v1::BatchResponse resp;
-        grpc::Status s =
-            kv->Batch(Deadline(absl::Seconds(60)).get(), req, &resp);
+        grpc::Status s = kv->Batch(Ctx(absl::Seconds(60)).get(), req, &resp);
         ASSERT_TRUE(s.ok()) << s.error_message();
       }
     });
@@ -97,7 +96,7 @@ TEST(TailSlowConsumerTest, BoundedMemoryWritersGoOnOutOfRangeAtTheEnd) {
   // from the first write of the load on.
   auto admin = v1::Admin::NewStub((*server)->Channel());
   v1::StatsResponse before;
-  ASSERT_TRUE(admin->Stats(Deadline().get(), {}, &before).ok());
+  ASSERT_TRUE(admin->Stats(Ctx().get(), {}, &before).ok());
   const uint64_t from = before.last_seq() + 1;
   std::atomic<bool> writing{true};
   std::atomic<uint64_t> events{0}, last_seq{0};
@@ -150,7 +149,7 @@ TEST(TailSlowConsumerTest, BoundedMemoryWritersGoOnOutOfRangeAtTheEnd) {
   EXPECT_EQ(consumer_end.error_code(), grpc::StatusCode::OUT_OF_RANGE)
       << consumer_end.error_message();
   v1::StatsResponse stats;
-  ASSERT_TRUE(admin->Stats(Deadline().get(), {}, &stats).ok());
+  ASSERT_TRUE(admin->Stats(Ctx().get(), {}, &stats).ok());
   EXPECT_GT(events.load(), 0u);
   EXPECT_LT(last_seq.load(), stats.wal_first_seq());
   EXPECT_NE(consumer_end.error_message().find("earliest available sequence"),

@@ -24,12 +24,12 @@ grpc::Status Ack(v1::Replication::Stub* r, const std::string& name,
   req.set_consumer(name);
   req.set_seq(seq);
   v1::AckResponse resp;
-  return r->Ack(Deadline().get(), req, &resp);
+  return r->Ack(Ctx().get(), req, &resp);
 }
 
 std::map<std::string, v1::ConsumerInfo> Consumers(v1::Replication::Stub* r) {
   v1::ListConsumersResponse resp;
-  EXPECT_TRUE(r->ListConsumers(Deadline().get(), {}, &resp).ok());
+  EXPECT_TRUE(r->ListConsumers(Ctx().get(), {}, &resp).ok());
   std::map<std::string, v1::ConsumerInfo> out;
   for (const auto& c : resp.consumers()) out[c.name()] = c;
   return out;
@@ -118,8 +118,8 @@ TEST(TailConsumerTest, AckListDropAndResumeAcrossRestarts) {
   v1::DropConsumerRequest drop;
   drop.set_consumer("late");
   v1::DropConsumerResponse dresp;
-  ASSERT_TRUE(repl->DropConsumer(Deadline().get(), drop, &dresp).ok());
-  EXPECT_TRUE(IsError(repl->DropConsumer(Deadline().get(), drop, &dresp),
+  ASSERT_TRUE(repl->DropConsumer(Ctx().get(), drop, &dresp).ok());
+  EXPECT_TRUE(IsError(repl->DropConsumer(Ctx().get(), drop, &dresp),
                       grpc::StatusCode::NOT_FOUND, "consumer"));
   ASSERT_TRUE((*server)->StopCleanly().ok());
   ASSERT_TRUE((*server)->Restart().ok());
@@ -202,7 +202,7 @@ TEST(TailBootstrapTest, ScanThenTailEqualsThePrimary) {
           v1::DeleteRequest d;
           d.set_key(key);
           v1::DeleteResponse r;
-          ASSERT_TRUE(wkv->Delete(Deadline().get(), d, &r).ok());
+          ASSERT_TRUE(wkv->Delete(Ctx().get(), d, &r).ok());
           seq = r.seq();
           break;
         }
@@ -212,7 +212,7 @@ TEST(TailBootstrapTest, ScanThenTailEqualsThePrimary) {
           m.set_operator_("add");
           m.set_operand("3");
           v1::MergeResponse r;
-          ASSERT_TRUE(wkv->Merge(Deadline().get(), m, &r).ok());
+          ASSERT_TRUE(wkv->Merge(Ctx().get(), m, &r).ok());
           seq = r.seq();
           break;
         }
@@ -221,7 +221,7 @@ TEST(TailBootstrapTest, ScanThenTailEqualsThePrimary) {
           d.set_start(absl::StrCat("b/", i % 50));
           d.set_end(absl::StrCat("b/", i % 50, "5"));
           v1::DeleteRangeResponse r;
-          ASSERT_TRUE(wkv->DeleteRange(Deadline().get(), d, &r).ok());
+          ASSERT_TRUE(wkv->DeleteRange(Ctx().get(), d, &r).ok());
           seq = r.seq();
           break;
         }
@@ -238,7 +238,7 @@ TEST(TailBootstrapTest, ScanThenTailEqualsThePrimary) {
   uint64_t scan_seq = 0;
   {
     v1::ScanRequest req;
-    auto ctx = Deadline();
+    auto ctx = Ctx();
     auto reader = kv->Scan(ctx.get(), req);
     v1::ScanResponse chunk;
     while (reader->Read(&chunk)) {
@@ -283,7 +283,7 @@ TEST(TailBootstrapTest, ScanThenTailEqualsThePrimary) {
   std::map<std::string, std::string> primary;
   v1::ScanRequest req;
   req.set_snapshot_seq(0);
-  auto ctx = Deadline();
+  auto ctx = Ctx();
   auto reader = kv->Scan(ctx.get(), req);
   v1::ScanResponse chunk;
   while (reader->Read(&chunk)) {

@@ -37,7 +37,7 @@ class TailStreamTest : public CairndSuite {
   }
   uint64_t LastSeq() {
     v1::StatsResponse r;
-    EXPECT_TRUE(admin_->Stats(Deadline().get(), {}, &r).ok());
+    EXPECT_TRUE(admin_->Stats(Ctx().get(), {}, &r).ok());
     return r.last_seq();
   }
   std::unique_ptr<v1::KV::Stub> kv_;
@@ -63,7 +63,7 @@ TEST_F(TailStreamTest, EveryFieldOfEveryOperation) {
   m->set_operand("x");
   m->set_argument(",");
   v1::BatchResponse br;
-  ASSERT_TRUE(kv_->Batch(Deadline().get(), batch, &br).ok());
+  ASSERT_TRUE(kv_->Batch(Ctx().get(), batch, &br).ok());
   ASSERT_TRUE(br.succeeded());
 
   TailStream tail(server_->Channel(), TailFrom(start));
@@ -118,7 +118,7 @@ TEST_F(TailStreamTest, ConcurrentWritersGaplessNoDuplicates) {
             put->set_value(std::string(500, 'b'));
           }
           v1::BatchResponse r;
-          ASSERT_TRUE(kv->Batch(Deadline().get(), b, &r).ok());
+          ASSERT_TRUE(kv->Batch(Ctx().get(), b, &r).ok());
           seq = r.seq();
         } else {
           seq = Put(kv.get(), absl::StrCat("c/", w, "/", i),
@@ -129,7 +129,7 @@ TEST_F(TailStreamTest, ConcurrentWritersGaplessNoDuplicates) {
         }
         if (w == 0 && i % 100 == 99) {
           v1::FlushResponse fr;
-          ASSERT_TRUE(admin_->Flush(Deadline().get(), {}, &fr).ok());
+          ASSERT_TRUE(admin_->Flush(Ctx().get(), {}, &fr).ok());
         }
       }
     });
@@ -190,12 +190,12 @@ TEST_F(TailStreamTest, FiltersAndKeysOnly) {
   v1::DeleteRequest del;
   del.set_key("b/1");
   v1::DeleteResponse dresp;
-  ASSERT_TRUE(kv_->Delete(Deadline().get(), del, &dresp).ok());
+  ASSERT_TRUE(kv_->Delete(Ctx().get(), del, &dresp).ok());
   v1::DeleteRangeRequest dr;
   dr.set_start("a/");
   dr.set_end("b/5");  // overlaps both a/ and b/
   v1::DeleteRangeResponse drr;
-  ASSERT_TRUE(kv_->DeleteRange(Deadline().get(), dr, &drr).ok());
+  ASSERT_TRUE(kv_->DeleteRange(Ctx().get(), dr, &drr).ok());
   const uint64_t end = drr.seq();
 
   auto keys_of = [&](const v1::TailRequest& req) {
@@ -276,7 +276,7 @@ TEST_F(TailStreamTest, ResumeAtEveryBoundary) {
         put->set_value(std::string(30000, 'r'));  // crosses segments
       }
       v1::BatchResponse r;
-      ASSERT_TRUE(kv_->Batch(Deadline().get(), b, &r).ok());
+      ASSERT_TRUE(kv_->Batch(Ctx().get(), b, &r).ok());
     } else {
       Put(kv_.get(), absl::StrCat("r/", i), std::string(20000, 's'));
     }
@@ -309,7 +309,8 @@ TEST(TailRestartTest, StreamResumesAcrossRestarts) {
   auto kv = v1::KV::NewStub((*server)->Channel());
   std::vector<uint64_t> written;
   for (int i = 0; i < 50; ++i) {
-    written.push_back(Put(kv.get(), absl::StrCat("k", i), "v", true));
+    written.push_back(
+        Put(kv.get(), absl::StrCat("k", i), "v", v1::DURABILITY_SYNC));
   }
   std::vector<uint64_t> seen;
   {
@@ -327,8 +328,8 @@ TEST(TailRestartTest, StreamResumesAcrossRestarts) {
     ASSERT_TRUE((*server)->Restart().ok());
     kv = v1::KV::NewStub((*server)->Channel());
     for (int i = 0; i < 50; ++i) {
-      written.push_back(
-          Put(kv.get(), absl::StrCat("k", round, "/", i), "v", true));
+      written.push_back(Put(kv.get(), absl::StrCat("k", round, "/", i), "v",
+                            v1::DURABILITY_SYNC));
     }
     TailStream t((*server)->Channel(), TailFrom(seen.back() + 1));
     ASSERT_TRUE(t.ReadUntil(written.back()));

@@ -15,6 +15,7 @@
 #include "cairnd_process.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "server_test_util.h"
 
 namespace cairn::test {
 
@@ -79,26 +80,6 @@ inline v1::TailRequest TailFrom(uint64_t seq) {
   return r;
 }
 
-inline std::unique_ptr<grpc::ClientContext> Deadline(
-    absl::Duration d = absl::Seconds(30)) {
-  auto c = std::make_unique<grpc::ClientContext>();
-  c->set_deadline(absl::ToChronoTime(absl::Now() + d));
-  return c;
-}
-
-// Put; returns its sequence (0 and a test failure on error).
-inline uint64_t Put(v1::KV::Stub* kv, const std::string& key,
-                    const std::string& value, bool sync = false) {
-  v1::PutRequest req;
-  req.set_key(key);
-  req.set_value(value);
-  req.set_durability(sync ? v1::DURABILITY_SYNC : v1::DURABILITY_ASYNC);
-  v1::PutResponse resp;
-  grpc::Status s = kv->Put(Deadline().get(), req, &resp);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return s.ok() ? resp.seq() : 0;
-}
-
 // A cairnd that keeps no WAL for Tail beyond what flushes need, with 1 MiB
 // segments and small memtables: retention shows quickly.
 inline CairndOptions NoTailRetention() {
@@ -118,7 +99,7 @@ inline void FillAndFlush(const std::shared_ptr<grpc::Channel>& channel,
   }
   auto admin = v1::Admin::NewStub(channel);
   v1::FlushResponse fr;
-  grpc::Status s = admin->Flush(Deadline().get(), {}, &fr);
+  grpc::Status s = admin->Flush(Ctx().get(), {}, &fr);
   ASSERT_TRUE(s.ok()) << s.error_message();
 }
 

@@ -157,15 +157,20 @@ class DB {
                                          const WriteBatch& batch) = 0;
 
   // Appends a batch committed by another database (a replica's primary),
-  // given as its encoding (a WAL payload, see change_reader.h), keeping its
-  // sequence numbers and commit time: its operations get first_seq,
+  // keeping its sequence numbers and the commit time its header carries
+  // (WriteBatch::CommitMicros): its operations get first_seq,
   // first_seq + 1, ... FailedPrecondition, writing nothing, unless first_seq
-  // is LastSequence() + 1 when the batch commits; InvalidArgument or
-  // DataLoss for a malformed or empty payload. Returns the batch's last
-  // sequence.
+  // is LastSequence() + 1 when the batch commits; InvalidArgument for an
+  // empty batch or one the engine refuses. Returns the batch's last
+  // sequence. Conditions of the batch are ignored.
   virtual absl::StatusOr<uint64_t> ApplyReplicated(
       const WriteOptions& options, uint64_t first_seq,
-      std::string_view payload) = 0;
+      const WriteBatch& batch) = 0;
+  // The same for a batch given as its encoding (a WAL payload, see
+  // change_reader.h); DataLoss if it is malformed.
+  absl::StatusOr<uint64_t> ApplyReplicated(const WriteOptions& options,
+                                           uint64_t first_seq,
+                                           std::string_view payload);
 
   // Starts an optimistic transaction (cairn/storage/transaction.h).
   virtual std::unique_ptr<Transaction> BeginTransaction(

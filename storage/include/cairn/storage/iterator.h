@@ -14,6 +14,8 @@
 #define CAIRN_STORAGE_ITERATOR_H_
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -47,6 +49,11 @@ class Iterator {
   // The sequence this iterator reads at.
   virtual uint64_t read_seq() const = 0;
 };
+
+// The smallest key greater than every key starting with prefix, or nullopt
+// if there is none (prefix is all 0xff bytes): the exclusive upper bound of
+// a prefix range.
+std::optional<std::string> PrefixSuccessor(std::string_view prefix);
 
 }  // namespace cairn::storage
 
