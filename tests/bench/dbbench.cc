@@ -12,7 +12,8 @@
 //   fillrandom   :       8.851 micros/op 112983 ops/sec;   12.5 MB/s
 // (micros/op: summed thread time per op; ops/sec: all threads over wall time)
 // and a line of per-op latency percentiles in microseconds, timed with
-// steady_clock and kept in a log-linear histogram (latency_histogram.h).
+// steady_clock and kept in a log-linear histogram (client/bench/
+// latency_histogram.h, shared with `cairn bench`).
 //
 // Read-modify-write benchmarks (Cairn's own where db_bench has none):
 //   mergerandom  Merge(key, "add", "1") on random keys among --merge_keys

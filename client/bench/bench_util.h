@@ -1,8 +1,10 @@
 // What cairn's benchmark programs share: a cheap random number generator and
-// db_bench's key encoding, so that cairn-dbbench and cairn-server-bench
-// write the same keys.
-#ifndef CAIRN_TESTS_BENCH_BENCH_UTIL_H_
-#define CAIRN_TESTS_BENCH_BENCH_UTIL_H_
+// db_bench's key encoding, so that `cairn bench` (over gRPC) and
+// tests/bench's cairn-dbbench (the engine in process) write the same keys.
+// Header-only and free of gRPC, so that benchmarks built without the server
+// can include it too.
+#ifndef CAIRN_CLIENT_BENCH_BENCH_UTIL_H_
+#define CAIRN_CLIENT_BENCH_BENCH_UTIL_H_
 
 #include <cstdint>
 #include <cstring>
@@ -10,7 +12,8 @@
 
 namespace cairn::bench {
 
-// splitmix64: cheap, good enough to pick uniform key numbers.
+// splitmix64: cheap, good enough to pick uniform key numbers. Not
+// thread-safe: one per thread (or per in-flight request).
 class Random {
  public:
   explicit Random(uint64_t seed) : state_(seed) {}
@@ -21,6 +24,8 @@ class Random {
     return z ^ (z >> 31);
   }
   uint64_t Uniform(uint64_t n) { return n == 0 ? 0 : Next() % n; }
+  // Uniform in [0, 1), with 53 random bits.
+  double NextDouble() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
 
  private:
   uint64_t state_;
@@ -36,4 +41,4 @@ inline void EncodeKey(uint64_t n, std::string* key) {
 
 }  // namespace cairn::bench
 
-#endif  // CAIRN_TESTS_BENCH_BENCH_UTIL_H_
+#endif  // CAIRN_CLIENT_BENCH_BENCH_UTIL_H_

@@ -2,11 +2,13 @@
 // style, for percentiles without storing every sample: values below 64 are
 // counted exactly, larger ones in 32 linear sub-buckets per power of two (a
 // bucket spans 1.6-3.1% of its values; percentiles interpolate inside it).
-// Recording is a few instructions; the histograms of threads merge.
+// Recording is a few instructions; the histograms of threads merge. Used by
+// `cairn bench` and by tests/bench's cairn-dbbench. Units are the caller's
+// (both record nanoseconds).
 //
 // Thread-safety: none; one per thread, merged after the threads end.
-#ifndef CAIRN_TESTS_BENCH_LATENCY_HISTOGRAM_H_
-#define CAIRN_TESTS_BENCH_LATENCY_HISTOGRAM_H_
+#ifndef CAIRN_CLIENT_BENCH_LATENCY_HISTOGRAM_H_
+#define CAIRN_CLIENT_BENCH_LATENCY_HISTOGRAM_H_
 
 #include <algorithm>
 #include <bit>
@@ -47,6 +49,7 @@ class LatencyHistogram {
     return static_cast<double>(max_);
   }
   uint64_t max() const { return max_; }
+  uint64_t count() const { return count_; }
 
  private:
   static constexpr int kBuckets = 64 + 58 * 32;
@@ -67,4 +70,4 @@ class LatencyHistogram {
 
 }  // namespace cairn::bench
 
-#endif  // CAIRN_TESTS_BENCH_LATENCY_HISTOGRAM_H_
+#endif  // CAIRN_CLIENT_BENCH_LATENCY_HISTOGRAM_H_
