@@ -21,9 +21,17 @@ test_pkgs=(
   openssl prometheus
 )
 
+# Node.js and npm run the client/examples/node test. They are checked by
+# command, not by package: a node from another repository (NodeSource's
+# nodejs bundles npm) is kept, and Debian's npm package would conflict with it.
+node_pkgs=(nodejs npm)
+
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" != "--build-only" ]]; then
   want+=("${test_pkgs[@]}")
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    want+=("${node_pkgs[@]}")
+  fi
 fi
 
 missing=()
