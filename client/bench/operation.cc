@@ -28,92 +28,99 @@ void NextKey(const WorkloadEnv& env, Random* rnd, std::string* key) {
   EncodeKey(env.keys->Next(rnd), key);
 }
 
-class NoopOperation : public Operation {
+// The shared part of the workloads of one unary call per request: one
+// request message, reused and refilled for every call, and the call in
+// flight. Subclasses fill the request and prepare the call (Prepare) and read
+// the response into the outcome (Complete, after the status is set).
+template <typename Request, typename Response>
+class UnaryOperation : public Operation {
  public:
-  explicit NoopOperation(ChannelStubs* stubs) : stubs_(stubs) {}
-
-  bool Proceed(bool ok) override {
-    if (outcome_.status.ok() &&
-        call_.response.status() != HealthCheckResponse::SERVING) {
-      outcome_.status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                     "health check: server not SERVING");
-    }
-    return true;
-  }
-  const Outcome& outcome() const override { return outcome_; }
-
- private:
-  void ReleaseCall() override { call_.reader.reset(); }
-  void StartCall(Random* rnd, grpc::CompletionQueue* cq, void* tag) override {
-    outcome_ = Outcome();
-    call_.Start(stubs_->health->PrepareAsyncCheck(context(), request_, cq),
-                &outcome_.status, tag);
-  }
-
-  ChannelStubs* stubs_;
-  HealthCheckRequest request_;
-  UnaryCall<HealthCheckResponse> call_;
-  Outcome outcome_;
-};
-
-class PutOperation : public Operation {
- public:
-  PutOperation(const WorkloadEnv& env, ChannelStubs* stubs)
-      : env_(env), stubs_(stubs) {
-    request_.set_durability(env.config->durability);
-  }
-
-  bool Proceed(bool ok) override {
-    outcome_.write = true;
-    outcome_.keys = 1;
-    outcome_.seq = call_.response.seq();
-    return true;
-  }
-  const Outcome& outcome() const override { return outcome_; }
-
- private:
-  void ReleaseCall() override { call_.reader.reset(); }
-  void StartCall(Random* rnd, grpc::CompletionQueue* cq, void* tag) override {
-    outcome_ = Outcome();
-    NextKey(env_, rnd, request_.mutable_key());
-    env_.values->Fill(rnd, request_.mutable_value());
-    call_.Start(stubs_->kv->PrepareAsyncPut(context(), request_, cq),
-                &outcome_.status, tag);
-  }
-
-  WorkloadEnv env_;
-  ChannelStubs* stubs_;
-  v1::PutRequest request_;
-  UnaryCall<v1::PutResponse> call_;
-  Outcome outcome_;
-};
-
-class GetOperation : public Operation {
- public:
-  GetOperation(const WorkloadEnv& env, ChannelStubs* stubs)
+  UnaryOperation(const WorkloadEnv& env, ChannelStubs* stubs)
       : env_(env), stubs_(stubs) {}
 
   bool Proceed(bool ok) override {
-    outcome_.keys = 1;
-    outcome_.miss = outcome_.status.ok() && !call_.response.found();
+    Complete(call_.response);
     return true;
   }
   const Outcome& outcome() const override { return outcome_; }
+
+ protected:
+  using Reader = std::unique_ptr<grpc::ClientAsyncResponseReader<Response>>;
+
+  virtual Reader Prepare(Random* rnd, grpc::CompletionQueue* cq) = 0;
+  virtual void Complete(const Response& response) = 0;
+
+  // A write of `keys` keys that committed at `seq`.
+  void RecordWrite(uint64_t keys, uint64_t seq) {
+    outcome_.write = true;
+    outcome_.keys = keys;
+    outcome_.seq = seq;
+  }
+
+  WorkloadEnv env_;
+  ChannelStubs* stubs_;
+  Request request_;
+  Outcome outcome_;
 
  private:
   void ReleaseCall() override { call_.reader.reset(); }
   void StartCall(Random* rnd, grpc::CompletionQueue* cq, void* tag) override {
     outcome_ = Outcome();
-    NextKey(env_, rnd, request_.mutable_key());
-    call_.Start(stubs_->kv->PrepareAsyncGet(context(), request_, cq),
-                &outcome_.status, tag);
+    call_.Start(Prepare(rnd, cq), &outcome_.status, tag);
   }
 
-  WorkloadEnv env_;
-  ChannelStubs* stubs_;
-  v1::GetRequest request_;
-  UnaryCall<v1::GetResponse> call_;
-  Outcome outcome_;
+  UnaryCall<Response> call_;
+};
+
+class NoopOperation
+    : public UnaryOperation<HealthCheckRequest, HealthCheckResponse> {
+ public:
+  using UnaryOperation::UnaryOperation;
+
+ private:
+  Reader Prepare(Random* rnd, grpc::CompletionQueue* cq) override {
+    return stubs_->health->PrepareAsyncCheck(context(), request_, cq);
+  }
+  void Complete(const HealthCheckResponse& response) override {
+    if (outcome_.status.ok() &&
+        response.status() != HealthCheckResponse::SERVING) {
+      outcome_.status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                     "health check: server not SERVING");
+    }
+  }
+};
+
+class PutOperation : public UnaryOperation<v1::PutRequest, v1::PutResponse> {
+ public:
+  PutOperation(const WorkloadEnv& env, ChannelStubs* stubs)
+      : UnaryOperation(env, stubs) {
+    request_.set_durability(env.config->durability);
+  }
+
+ private:
+  Reader Prepare(Random* rnd, grpc::CompletionQueue* cq) override {
+    NextKey(env_, rnd, request_.mutable_key());
+    env_.values->Fill(rnd, request_.mutable_value());
+    return stubs_->kv->PrepareAsyncPut(context(), request_, cq);
+  }
+  void Complete(const v1::PutResponse& response) override {
+    RecordWrite(1, response.seq());
+  }
+};
+
+class GetOperation : public UnaryOperation<v1::GetRequest, v1::GetResponse> {
+ public:
+  using UnaryOperation::UnaryOperation;
+
+ private:
+  Reader Prepare(Random* rnd, grpc::CompletionQueue* cq) override {
+    NextKey(env_, rnd, request_.mutable_key());
+    return stubs_->kv->PrepareAsyncGet(context(), request_, cq);
+  }
+  void Complete(const v1::GetResponse& response) override {
+    outcome_.keys = 1;
+    outcome_.miss = outcome_.status.ok() && !response.found();
+  }
 };
 
 // Get with probability read_ratio, else Put; both in this slot's context.
@@ -166,81 +173,55 @@ class MixedOperation : public Operation {
   Outcome outcome_;
 };
 
-class BatchOperation : public Operation {
+class BatchOperation
+    : public UnaryOperation<v1::BatchRequest, v1::BatchResponse> {
  public:
   BatchOperation(const WorkloadEnv& env, ChannelStubs* stubs)
-      : env_(env), stubs_(stubs) {
+      : UnaryOperation(env, stubs) {
     request_.set_durability(env.config->durability);
     for (int i = 0; i < env.config->batch_ops; ++i) {
       request_.add_ops()->mutable_put();
     }
   }
 
-  bool Proceed(bool ok) override {
-    outcome_.write = true;
-    outcome_.keys = static_cast<uint64_t>(request_.ops_size());
-    outcome_.seq = call_.response.seq();
-    if (outcome_.status.ok() && !call_.response.succeeded()) {
+ private:
+  Reader Prepare(Random* rnd, grpc::CompletionQueue* cq) override {
+    for (v1::BatchOp& op : *request_.mutable_ops()) {
+      NextKey(env_, rnd, op.mutable_put()->mutable_key());
+      env_.values->Fill(rnd, op.mutable_put()->mutable_value());
+    }
+    return stubs_->kv->PrepareAsyncBatch(context(), request_, cq);
+  }
+  void Complete(const v1::BatchResponse& response) override {
+    RecordWrite(static_cast<uint64_t>(request_.ops_size()), response.seq());
+    if (outcome_.status.ok() && !response.succeeded()) {
       // The batch has no conditions, so this cannot happen unless the
       // server is wrong.
       outcome_.status =
           grpc::Status(grpc::StatusCode::ABORTED, "batch not applied");
     }
-    return true;
   }
-  const Outcome& outcome() const override { return outcome_; }
-
- private:
-  void ReleaseCall() override { call_.reader.reset(); }
-  void StartCall(Random* rnd, grpc::CompletionQueue* cq, void* tag) override {
-    outcome_ = Outcome();
-    for (v1::BatchOp& op : *request_.mutable_ops()) {
-      NextKey(env_, rnd, op.mutable_put()->mutable_key());
-      env_.values->Fill(rnd, op.mutable_put()->mutable_value());
-    }
-    call_.Start(stubs_->kv->PrepareAsyncBatch(context(), request_, cq),
-                &outcome_.status, tag);
-  }
-
-  WorkloadEnv env_;
-  ChannelStubs* stubs_;
-  v1::BatchRequest request_;
-  UnaryCall<v1::BatchResponse> call_;
-  Outcome outcome_;
 };
 
 // KV.Merge(key, "add", "1"): a counter increment.
-class MergeOperation : public Operation {
+class MergeOperation
+    : public UnaryOperation<v1::MergeRequest, v1::MergeResponse> {
  public:
   MergeOperation(const WorkloadEnv& env, ChannelStubs* stubs)
-      : env_(env), stubs_(stubs) {
+      : UnaryOperation(env, stubs) {
     request_.set_operator_("add");
     request_.set_operand("1");
     request_.set_durability(env.config->durability);
   }
 
-  bool Proceed(bool ok) override {
-    outcome_.write = true;
-    outcome_.keys = 1;
-    outcome_.seq = call_.response.seq();
-    return true;
-  }
-  const Outcome& outcome() const override { return outcome_; }
-
  private:
-  void ReleaseCall() override { call_.reader.reset(); }
-  void StartCall(Random* rnd, grpc::CompletionQueue* cq, void* tag) override {
-    outcome_ = Outcome();
+  Reader Prepare(Random* rnd, grpc::CompletionQueue* cq) override {
     NextKey(env_, rnd, request_.mutable_key());
-    call_.Start(stubs_->kv->PrepareAsyncMerge(context(), request_, cq),
-                &outcome_.status, tag);
+    return stubs_->kv->PrepareAsyncMerge(context(), request_, cq);
   }
-
-  WorkloadEnv env_;
-  ChannelStubs* stubs_;
-  v1::MergeRequest request_;
-  UnaryCall<v1::MergeResponse> call_;
-  Outcome outcome_;
+  void Complete(const v1::MergeResponse& response) override {
+    RecordWrite(1, response.seq());
+  }
 };
 
 // KV.Scan of scan_limit keys from a random start key: a server stream, so
@@ -308,7 +289,7 @@ std::unique_ptr<Operation> NewOperation(const WorkloadEnv& env,
                                         ChannelStubs* stubs) {
   switch (env.config->workload) {
     case Workload::kNoop:
-      return std::make_unique<NoopOperation>(stubs);
+      return std::make_unique<NoopOperation>(env, stubs);
     case Workload::kPut:
     case Workload::kTail:  // the writers; the streams are TailStreams'
       return std::make_unique<PutOperation>(env, stubs);
