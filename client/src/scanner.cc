@@ -13,17 +13,17 @@ bool Scanner::Next(KeyValue* kv) { return impl_->Next(kv); }
 const absl::Status& Scanner::status() const { return impl_->status(); }
 uint64_t Scanner::read_seq() const { return impl_->read_seq(); }
 
-Scanner::Impl::Impl(std::shared_ptr<Connection> conn, ScanOptions options)
+Scanner::Impl::Impl(std::shared_ptr<Connection> conn,
+                    const ScanOptions& options)
     : conn_(std::move(conn)),
-      options_(std::move(options)),
-      deadline_(conn_->runner.Deadline(options_.timeout)) {
-  request_.set_start(options_.start);
-  request_.set_end(options_.end);
-  request_.set_prefix(options_.prefix);
-  request_.set_limit(options_.limit);
-  request_.set_reverse(options_.reverse);
-  request_.set_keys_only(options_.keys_only);
-  request_.set_snapshot_seq(options_.snapshot_seq);
+      deadline_(conn_->runner.Deadline(options.timeout)) {
+  request_.set_start(options.start);
+  request_.set_end(options.end);
+  request_.set_prefix(options.prefix);
+  request_.set_limit(options.limit);
+  request_.set_reverse(options.reverse);
+  request_.set_keys_only(options.keys_only);
+  request_.set_snapshot_seq(options.snapshot_seq);
 }
 
 Scanner::Impl::~Impl() {

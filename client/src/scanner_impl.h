@@ -14,7 +14,7 @@ namespace cairn::client {
 
 class Scanner::Impl {
  public:
-  Impl(std::shared_ptr<Connection> conn, ScanOptions options);
+  Impl(std::shared_ptr<Connection> conn, const ScanOptions& options);
   ~Impl();
 
   bool Next(KeyValue* kv);
@@ -25,7 +25,6 @@ class Scanner::Impl {
   void Start();
 
   std::shared_ptr<Connection> conn_;
-  const ScanOptions options_;
   const absl::Time deadline_;
   cairn::v1::ScanRequest request_;
   std::unique_ptr<grpc::ClientContext> context_;
