@@ -49,8 +49,8 @@ absl::Status ConnectionFlags::Finish() {
   if (options_.default_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--timeout: must be positive");
   }
-  options_.tls.enabled = tls_ || !options_.tls.ca_file.empty() ||
-                         !options_.tls.cert_file.empty();
+  options_.tls.enabled =
+      tls_ || !options_.tls.ca_file.empty() || !options_.tls.cert_file.empty();
   return absl::OkStatus();
 }
 

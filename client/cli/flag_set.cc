@@ -27,8 +27,8 @@ std::string Dashed(std::string_view name) {
 
 absl::Status BadValue(const std::string& name, const char* what,
                       const std::string& text) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--", Dashed(name), ": ", what, ": '", text, "'"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", Dashed(name), ": ", what, ": '", text, "'"));
 }
 
 }  // namespace
@@ -86,9 +86,13 @@ bool FlagSet::IsSet(std::string_view name) const {
 }
 
 void FlagSet::String(std::string name, std::string* value, std::string help) {
-  Flag f{Canonical(name), std::move(help),
-         value->empty() ? "" : absl::StrCat("\"", *value, "\""), false, false,
-         {}, nullptr};
+  Flag f{Canonical(name),
+         std::move(help),
+         value->empty() ? "" : absl::StrCat("\"", *value, "\""),
+         false,
+         false,
+         {},
+         nullptr};
   f.assign = [value](const std::string& text) {
     *value = std::string(text);
     return absl::OkStatus();
@@ -110,8 +114,8 @@ void FlagSet::Int(std::string name, int64_t* value, std::string help) {
 
 void FlagSet::Double(std::string name, double* value, std::string help) {
   std::string n = Canonical(name);
-  Flag f{n, std::move(help), absl::StrFormat("%g", *value), false, false, {},
-         nullptr};
+  Flag f{n,  std::move(help), absl::StrFormat("%g", *value), false, false,
+         {}, nullptr};
   f.assign = [value, n](const std::string& text) {
     if (!absl::SimpleAtod(text, value)) {
       return BadValue(n, "not a number", text);
@@ -123,8 +127,8 @@ void FlagSet::Double(std::string name, double* value, std::string help) {
 
 void FlagSet::Bool(std::string name, bool* value, std::string help) {
   std::string n = Canonical(name);
-  Flag f{n, std::move(help), *value ? "true" : "false", false, false, {},
-         nullptr};
+  Flag f{n,  std::move(help), *value ? "true" : "false", false, false,
+         {}, nullptr};
   f.is_bool = true;
   f.bool_value = value;
   f.assign = [value, n](const std::string& text) {
@@ -139,8 +143,8 @@ void FlagSet::Bool(std::string name, bool* value, std::string help) {
 void FlagSet::Duration(std::string name, absl::Duration* value,
                        std::string help) {
   std::string n = Canonical(name);
-  Flag f{n, std::move(help), absl::FormatDuration(*value), false, false, {},
-         nullptr};
+  Flag f{n,  std::move(help), absl::FormatDuration(*value), false, false,
+         {}, nullptr};
   f.assign = [value, n](const std::string& text) {
     if (!absl::ParseDuration(text, value)) {
       return BadValue(n, "not a duration (like 500ms, 5s, 2m)", text);

@@ -46,8 +46,8 @@ absl::Status CallRunner::Run(
     if (s.error_code() != grpc::StatusCode::UNAVAILABLE || n >= max_attempts) {
       return FromGrpc(s);
     }
-    absl::Duration wait = Backoff(n, options_.retry.initial_backoff,
-                                  options_.retry.max_backoff);
+    absl::Duration wait =
+        Backoff(n, options_.retry.initial_backoff, options_.retry.max_backoff);
     if (absl::Now() + wait >= deadline) return FromGrpc(s);
     absl::SleepFor(wait);
   }

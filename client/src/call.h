@@ -9,9 +9,9 @@
 
 #include <functional>
 
+#include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/random/random.h"
 #include "absl/time/time.h"
 #include "cairn/client/options.h"
 #include "cairn/v1/types.pb.h"
@@ -36,9 +36,9 @@ class CallRunner {
   // Runs attempt(context) with a fresh context each time until it succeeds,
   // fails with a status that is not retried, the attempts run out or the
   // deadline would pass during the next backoff.
-  absl::Status Run(absl::Duration timeout, bool retryable,
-                   const std::function<grpc::Status(grpc::ClientContext*)>&
-                       attempt);
+  absl::Status Run(
+      absl::Duration timeout, bool retryable,
+      const std::function<grpc::Status(grpc::ClientContext*)>& attempt);
 
   // The next backoff after `attempt` failures (1-based), with jitter.
   absl::Duration Backoff(int attempt, absl::Duration initial,

@@ -39,13 +39,14 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(
-                  std::max(absl::Milliseconds(100), options.retry.max_backoff))));
+              static_cast<int>(absl::ToInt64Milliseconds(std::max(
+                  absl::Milliseconds(100), options.retry.max_backoff))));
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (options.tls.enabled) {
     grpc::SslCredentialsOptions ssl;
     if (!options.tls.ca_file.empty()) {
-      absl::StatusOr<std::string> ca = ReadPem("tls.ca_file", options.tls.ca_file);
+      absl::StatusOr<std::string> ca =
+          ReadPem("tls.ca_file", options.tls.ca_file);
       if (!ca.ok()) return ca.status();
       ssl.pem_root_certs = *ca;
     }
@@ -76,7 +77,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(
 void AddCallCredentials(const ClientOptions& options,
                         grpc::ClientContext* context) {
   if (!options.token.empty()) {
-    context->AddMetadata("authorization", absl::StrCat("Bearer ", options.token));
+    context->AddMetadata("authorization",
+                         absl::StrCat("Bearer ", options.token));
   }
 }
 

@@ -53,8 +53,8 @@ absl::StatusOr<GetResult> Client::Get(const std::string& key,
   request.set_key(key);
   request.set_snapshot_seq(options.snapshot_seq);
   v1::GetResponse response;
-  absl::Status s = impl_->runner().Run(
-      options.timeout, true, [&](grpc::ClientContext* ctx) {
+  absl::Status s =
+      impl_->runner().Run(options.timeout, true, [&](grpc::ClientContext* ctx) {
         return impl_->conn->kv->Get(ctx, request, &response);
       });
   if (!s.ok()) return s;
@@ -67,8 +67,8 @@ absl::StatusOr<MultiGetResult> Client::MultiGet(
   for (const std::string& k : keys) request.add_keys(k);
   request.set_snapshot_seq(options.snapshot_seq);
   v1::MultiGetResponse response;
-  absl::Status s = impl_->runner().Run(
-      options.timeout, true, [&](grpc::ClientContext* ctx) {
+  absl::Status s =
+      impl_->runner().Run(options.timeout, true, [&](grpc::ClientContext* ctx) {
         return impl_->conn->kv->MultiGet(ctx, request, &response);
       });
   if (!s.ok()) return s;
@@ -210,7 +210,8 @@ absl::StatusOr<uint64_t> Client::RunTransaction(
       // A conflict seen by a read, or the server going away before the
       // commit was sent, is worth another attempt; the body's own errors
       // are not.
-      if ((*txn)->finished() && (absl::IsAborted(s) || absl::IsUnavailable(s))) {
+      if ((*txn)->finished() &&
+          (absl::IsAborted(s) || absl::IsUnavailable(s))) {
         last = s;
         continue;
       }
@@ -244,8 +245,8 @@ absl::StatusOr<std::vector<ConsumerInfo>> Client::ListConsumers(
     const CallOptions& options) {
   v1::ListConsumersRequest request;
   v1::ListConsumersResponse response;
-  absl::Status s = impl_->runner().Run(
-      options.timeout, true, [&](grpc::ClientContext* ctx) {
+  absl::Status s =
+      impl_->runner().Run(options.timeout, true, [&](grpc::ClientContext* ctx) {
         return impl_->conn->replication->ListConsumers(ctx, request, &response);
       });
   if (!s.ok()) return s;
@@ -271,8 +272,8 @@ absl::StatusOr<uint64_t> Client::Flush(bool wait, const CallOptions& options) {
   v1::FlushRequest request;
   request.set_no_wait(!wait);
   v1::FlushResponse response;
-  absl::Status s = impl_->runner().Run(
-      options.timeout, true, [&](grpc::ClientContext* ctx) {
+  absl::Status s =
+      impl_->runner().Run(options.timeout, true, [&](grpc::ClientContext* ctx) {
         return impl_->conn->admin->Flush(ctx, request, &response);
       });
   if (!s.ok()) return s;
@@ -294,8 +295,8 @@ absl::Status Client::Compact(const std::string& start, const std::string& end,
 absl::StatusOr<v1::StatsResponse> Client::Stats(const CallOptions& options) {
   v1::StatsRequest request;
   v1::StatsResponse response;
-  absl::Status s = impl_->runner().Run(
-      options.timeout, true, [&](grpc::ClientContext* ctx) {
+  absl::Status s =
+      impl_->runner().Run(options.timeout, true, [&](grpc::ClientContext* ctx) {
         return impl_->conn->admin->Stats(ctx, request, &response);
       });
   if (!s.ok()) return s;
@@ -343,8 +344,8 @@ absl::StatusOr<std::string> Client::Health(const std::string& service,
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;
-  absl::Status s = impl_->runner().Run(
-      options.timeout, true, [&](grpc::ClientContext* ctx) {
+  absl::Status s =
+      impl_->runner().Run(options.timeout, true, [&](grpc::ClientContext* ctx) {
         return impl_->conn->health->Check(ctx, request, &response);
       });
   if (!s.ok()) return s;

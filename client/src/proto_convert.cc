@@ -43,8 +43,8 @@ ChangeEvent FromProto(const cairn::v1::ChangeEvent& e) {
 
 uint64_t TtlMillis(absl::Duration ttl) {
   if (ttl <= absl::ZeroDuration()) return 0;
-  return static_cast<uint64_t>(absl::ToInt64Milliseconds(
-      absl::Ceil(ttl, absl::Milliseconds(1))));
+  return static_cast<uint64_t>(
+      absl::ToInt64Milliseconds(absl::Ceil(ttl, absl::Milliseconds(1))));
 }
 
 uint64_t ExpiryMicros(absl::Time expires_at) {

@@ -125,8 +125,7 @@ absl::Status TailConsumer::Impl::Ack(uint64_t seq) {
   request.set_seq(seq);
   cairn::v1::AckResponse response;
   return conn_->runner.Run(
-      absl::ZeroDuration(), /*retryable=*/true,
-      [&](grpc::ClientContext* ctx) {
+      absl::ZeroDuration(), /*retryable=*/true, [&](grpc::ClientContext* ctx) {
         return conn_->replication->Ack(ctx, request, &response);
       });
 }

@@ -51,9 +51,9 @@ absl::Status Transaction::Impl::Exchange(const TxnRequest& request,
     finished_ = true;
     context_.TryCancel();
     stream_->Finish();
-    return absl::InternalError(absl::StrCat(
-        "unexpected transaction response (case ", response->response_case(),
-        ", wanted ", expected, ")"));
+    return absl::InternalError(
+        absl::StrCat("unexpected transaction response (case ",
+                     response->response_case(), ", wanted ", expected, ")"));
   }
   return absl::OkStatus();
 }

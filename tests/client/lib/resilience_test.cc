@@ -155,7 +155,8 @@ TEST(ClientOptionsTest, BadTlsFilesAreNamed) {
   ClientOptions o;
   o.tls.enabled = true;
   o.tls.ca_file = "/nonexistent/ca.pem";
-  absl::StatusOr<std::unique_ptr<client::Client>> c = client::Client::Connect(o);
+  absl::StatusOr<std::unique_ptr<client::Client>> c =
+      client::Client::Connect(o);
   ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(c.status().message().find("tls.ca_file"), std::string::npos);
 

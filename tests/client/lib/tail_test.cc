@@ -212,7 +212,8 @@ TEST_F(ClientTailTest, OutOfRangeCarriesTheEarliestSequence) {
   Start({"--wal_segment_bytes=1MiB", "--tail_retention_bytes=0",
          "--write_buffer_bytes=256KiB", "--durability=async"});
   for (int i = 0; i < 400; ++i) {
-    ASSERT_TRUE(client_->Put(absl::StrCat("k", i), std::string(10000, 'x')).ok());
+    ASSERT_TRUE(
+        client_->Put(absl::StrCat("k", i), std::string(10000, 'x')).ok());
   }
   ASSERT_TRUE(client_->Flush().ok());
   absl::StatusOr<cairn::v1::StatsResponse> stats = client_->Stats();

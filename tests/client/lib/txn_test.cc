@@ -32,8 +32,7 @@ TEST_F(ClientTxnTest, ReadYourWritesThenCommit) {
   ASSERT_TRUE(t.Put("t/b", "x").ok());
   ASSERT_TRUE(t.Merge("t/n", "add", "7").ok());
   EXPECT_EQ(t.Get("t/a")->value, "2");
-  absl::StatusOr<client::TransactionScanResult> scan =
-      t.Scan({.prefix = "t/"});
+  absl::StatusOr<client::TransactionScanResult> scan = t.Scan({.prefix = "t/"});
   ASSERT_TRUE(scan.ok()) << scan.status();
   EXPECT_EQ(scan->kvs.size(), 3u);
   // Nothing is visible outside before the commit.
@@ -83,8 +82,8 @@ TEST_F(ClientTxnTest, ConflictAborts) {
 TEST_F(ClientTxnTest, RunTransactionRetriesAConflict) {
   ASSERT_TRUE(client_->Put("r/k", "10").ok());
   int calls = 0;
-  absl::StatusOr<uint64_t> seq = client_->RunTransaction(
-      [&](Transaction& t) -> absl::Status {
+  absl::StatusOr<uint64_t> seq =
+      client_->RunTransaction([&](Transaction& t) -> absl::Status {
         ++calls;
         absl::StatusOr<client::GetResult> r = t.Get("r/k");
         if (!r.ok()) return r.status();
@@ -126,7 +125,8 @@ TEST_F(ClientTxnTest, ContendedCountersAddUp) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
-      std::unique_ptr<client::Client> c = ConnectTo(*server_, OptionsFor(*server_));
+      std::unique_ptr<client::Client> c =
+          ConnectTo(*server_, OptionsFor(*server_));
       for (int j = 0; j < kIncrements; ++j) {
         absl::StatusOr<uint64_t> seq = c->RunTransaction(
             [&](Transaction& t) -> absl::Status {

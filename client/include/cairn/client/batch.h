@@ -24,8 +24,8 @@ class Batch {
   enum class OpKind { kPut, kDelete, kDeleteRange, kMerge };
   struct Op {
     OpKind kind = OpKind::kPut;
-    std::string key;     // the start for kDeleteRange
-    std::string value;   // put value, merge operand; end for kDeleteRange
+    std::string key;    // the start for kDeleteRange
+    std::string value;  // put value, merge operand; end for kDeleteRange
     std::string merge_operator;
     std::string merge_argument;
     absl::Duration ttl = absl::ZeroDuration();
@@ -48,8 +48,8 @@ class Batch {
   Batch& DeleteRange(std::string start, std::string end);
   // operator: "add", "append", "max" or "min"; argument: the delimiter of
   // "append".
-  Batch& Merge(std::string key, std::string merge_operator,
-               std::string operand, std::string argument = "");
+  Batch& Merge(std::string key, std::string merge_operator, std::string operand,
+               std::string argument = "");
 
   // The key has a live value.
   Batch& IfExists(std::string key);

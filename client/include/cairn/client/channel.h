@@ -24,7 +24,8 @@ namespace cairn::client {
 // INVALID_ARGUMENT naming the option when a TLS file cannot be read.
 // Connecting is lazy: an unreachable server shows in the first call.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(
-    const ClientOptions& options, const grpc::ChannelArguments* extra = nullptr);
+    const ClientOptions& options,
+    const grpc::ChannelArguments* extra = nullptr);
 
 // Adds the "authorization: Bearer" metadata when options.token is set.
 void AddCallCredentials(const ClientOptions& options,

@@ -116,13 +116,15 @@ class Client {
                        const std::string& end = "",
                        const CallOptions& options = {});
   // Engine and level summary (include "cairn/v1/admin.pb.h" to read it).
-  absl::StatusOr<cairn::v1::StatsResponse> Stats(const CallOptions& options = {});
+  absl::StatusOr<cairn::v1::StatsResponse> Stats(
+      const CallOptions& options = {});
   // Writes a consistent copy to `dir` on the server's machine; returns it.
   absl::StatusOr<std::string> Checkpoint(const std::string& dir,
                                          const CallOptions& options = {});
   // ttl zero: the server's default.
   absl::StatusOr<SnapshotInfo> AcquireSnapshot(
-      absl::Duration ttl = absl::ZeroDuration(), const CallOptions& options = {});
+      absl::Duration ttl = absl::ZeroDuration(),
+      const CallOptions& options = {});
   absl::Status ReleaseSnapshot(uint64_t seq, const CallOptions& options = {});
   // grpc.health.v1.Health/Check of `service` ("" = the whole server):
   // "SERVING", "NOT_SERVING", ...

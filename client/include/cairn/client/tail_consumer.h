@@ -48,9 +48,9 @@ const char* ChangeOpName(ChangeOp op);
 struct ChangeEvent {
   uint64_t seq = 0;
   ChangeOp op = ChangeOp::kPut;
-  std::string key;          // the start, for kDeleteRange
-  std::string value;        // put: the value; merge: the operand
-  std::string range_end;    // kDeleteRange: the exclusive end
+  std::string key;        // the start, for kDeleteRange
+  std::string value;      // put: the value; merge: the operand
+  std::string range_end;  // kDeleteRange: the exclusive end
   std::string merge_operator;
   std::string merge_argument;
   uint64_t expires_at_unix_micros = 0;   // 0 = none
