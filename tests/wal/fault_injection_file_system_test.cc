@@ -605,6 +605,145 @@ TEST_F(FaultInjectionFileSystemTest, InactiveFileSystemRejectsChanges) {
   EXPECT_TRUE((*region)->Sync(0, page).ok());
 }
 
+TEST_F(FaultInjectionFileSystemTest, RecordsEveryCheckedCall) {
+  fs_.StartRecording();
+  std::unique_ptr<File> file = OpenOrDie(&fs_, Path("rec"));
+  ASSERT_TRUE(file->Append("abc").ok());
+  ASSERT_TRUE(file->Sync().ok());
+  ASSERT_TRUE(fs_.SyncDir(dir_).ok());
+  ASSERT_TRUE(fs_.Rename(Path("rec"), Path("rec2")).ok());
+  fs_.InjectFault(Rule(FsOp::kRemove));
+  EXPECT_FALSE(fs_.Remove(Path("rec2")).ok());
+  std::vector<FsCall> calls = fs_.StopRecording();
+  ASSERT_EQ(calls.size(), 6u);
+  EXPECT_EQ(calls[0].op, FsOp::kOpen);
+  EXPECT_TRUE(calls[0].creating);
+  EXPECT_EQ(calls[0].path, Path("rec"));
+  EXPECT_EQ(calls[1].op, FsOp::kWrite);
+  EXPECT_EQ(calls[2].op, FsOp::kSync);
+  EXPECT_EQ(calls[3].op, FsOp::kSyncDir);
+  EXPECT_EQ(calls[3].path, dir_);
+  EXPECT_EQ(calls[4].op, FsOp::kRename);
+  EXPECT_EQ(calls[4].other_path, Path("rec2"));
+  EXPECT_EQ(calls[5].op, FsOp::kRemove);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(calls[i].failed) << i;
+  EXPECT_TRUE(calls[5].failed);
+  // Not recording any more; a read-only open is not "creating".
+  ASSERT_NE(OpenOrDie(&fs_, Path("rec2"), OpenOptions{.read_only = true}),
+            nullptr);
+  EXPECT_TRUE(fs_.StopRecording().empty());
+  fs_.StartRecording();
+  ASSERT_NE(OpenOrDie(&fs_, Path("rec2"), OpenOptions{.read_only = true}),
+            nullptr);
+  calls = fs_.StopRecording();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_FALSE(calls[0].creating);
+}
+
+TEST_F(FaultInjectionFileSystemTest, PathPredicateAndCreatingOnly) {
+  FaultRule rule = Rule(FsOp::kOpen, Eio(), /*skip=*/0, /*times=*/-1);
+  rule.creating_only = true;
+  rule.path_matches = [](std::string_view path) {
+    return path.ends_with(".sst");
+  };
+  fs_.InjectFault(rule);
+  EXPECT_FALSE(fs_.Open(Path("1.sst"), Create()).ok());
+  EXPECT_TRUE(fs_.Open(Path("1.log"), Create()).ok());
+  WriteBase(Path("2.sst"), "x");
+  EXPECT_TRUE(fs_.Open(Path("2.sst"), OpenOptions{}).ok());  // no create
+  EXPECT_EQ(fs_.injected_count(), 1);
+  // Renames: the predicate sees both names.
+  FaultRule rename = Rule(FsOp::kRename);
+  rename.path_matches = [](std::string_view path) {
+    return path.ends_with("/CURRENT");
+  };
+  fs_.InjectFault(rename);
+  EXPECT_FALSE(fs_.Rename(Path("2.sst"), Path("CURRENT")).ok());
+  EXPECT_TRUE(fs_.Rename(Path("2.sst"), Path("3.sst")).ok());
+}
+
+TEST_F(FaultInjectionFileSystemTest, CrashBeforeFailsTheCallAndCutsPower) {
+  std::unique_ptr<File> file = CreateDurable(Path("f"));
+  ASSERT_TRUE(file->Append("durable").ok());
+  ASSERT_TRUE(file->Sync().ok());
+  FaultRule crash = Rule(FsOp::kSync, Eio(), /*skip=*/1);
+  crash.action = FaultAction::kCrashBefore;
+  fs_.InjectFault(crash);
+  ASSERT_TRUE(file->Append("+one").ok());
+  ASSERT_TRUE(file->Sync().ok());  // skipped
+  EXPECT_FALSE(fs_.crashed());
+  ASSERT_TRUE(file->Append("+two").ok());
+  absl::Status s = file->Sync();
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("power lost"));
+  EXPECT_TRUE(fs_.crashed());
+  EXPECT_EQ(fs_.injected_count(), 1);
+  // Everything that mutates fails from now on; reads go on.
+  EXPECT_FALSE(file->Append("x").ok());
+  EXPECT_FALSE(fs_.Open(Path("g"), Create()).ok());
+  char c;
+  EXPECT_TRUE(file->ReadAt(0, &c, 1).ok());
+  file.reset();
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  fs_.SetActive(true);
+  EXPECT_FALSE(fs_.crashed());
+  EXPECT_EQ(Contents(Path("f")), "durable+one");
+}
+
+TEST_F(FaultInjectionFileSystemTest, CrashAfterLetsTheCallTakeEffect) {
+  std::unique_ptr<File> file = CreateDurable(Path("f"));
+  FaultRule crash = Rule(FsOp::kSync);
+  crash.action = FaultAction::kCrashAfter;
+  fs_.InjectFault(crash);
+  ASSERT_TRUE(file->Append("synced").ok());
+  EXPECT_TRUE(file->Sync().ok());  // goes through...
+  EXPECT_TRUE(fs_.crashed());      // ...then the power is out
+  EXPECT_FALSE(file->Append("lost").ok());
+  EXPECT_FALSE(fs_.SyncDir(dir_).ok());
+  file.reset();
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  fs_.SetActive(true);
+  EXPECT_EQ(Contents(Path("f")), "synced");
+
+  // After a rename: the rename is durable (see the model in the header).
+  fs_.ClearFaults();
+  std::unique_ptr<File> tmp = CreateDurable(Path("tmp"));
+  ASSERT_TRUE(tmp->Append("x").ok());
+  ASSERT_TRUE(tmp->Sync().ok());
+  FaultRule after_rename = Rule(FsOp::kRename);
+  after_rename.action = FaultAction::kCrashAfter;
+  fs_.InjectFault(after_rename);
+  EXPECT_TRUE(fs_.Rename(Path("tmp"), Path("g")).ok());
+  EXPECT_TRUE(fs_.crashed());
+  tmp.reset();
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  fs_.SetActive(true);
+  EXPECT_FALSE(base_->Exists(Path("tmp")));
+  EXPECT_EQ(Contents(Path("g")), "x");
+}
+
+TEST_F(FaultInjectionFileSystemTest, CrashAfterAMappedSyncKeepsTheRange) {
+  std::unique_ptr<File> file = CreateDurable(Path("m"));
+  ASSERT_TRUE(file->Allocate(0, PageSize()).ok());
+  ASSERT_TRUE(file->Sync().ok());
+  absl::StatusOr<std::unique_ptr<MappedRegion>> region =
+      file->Map(0, PageSize(), /*writable=*/true);
+  ASSERT_TRUE(region.ok()) << region.status();
+  FaultRule crash = Rule(FsOp::kMapSync);
+  crash.action = FaultAction::kCrashAfter;
+  fs_.InjectFault(crash);
+  Store((*region)->data(), "kept");
+  ASSERT_TRUE((*region)->Sync(0, 4).ok());
+  EXPECT_TRUE(fs_.crashed());
+  Store((*region)->data() + 4, "gone");
+  EXPECT_FALSE((*region)->Sync(4, 4).ok());
+  region->reset();
+  file.reset();
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  fs_.SetActive(true);
+  EXPECT_EQ(Contents(Path("m")).substr(0, 8), std::string("kept\0\0\0\0", 8));
+}
+
 TEST_F(FaultInjectionFileSystemTest, ConcurrentWritersAndFaults) {
   constexpr int kThreads = 4;
   constexpr int kWrites = 200;

@@ -111,6 +111,32 @@ std::string TornContent(const std::string& current, const std::string& durable,
 
 }  // namespace
 
+// Checks one call against the rules on construction; if a kCrashAfter rule
+// picked it, the power goes out when the Call is destroyed, i.e. once the
+// function performing the call has done it and updated the durable state.
+class FaultInjectionFileSystem::Call {
+ public:
+  Call(FaultInjectionFileSystem* fs, FsOp op, std::string_view path,
+       std::string_view other_path = {}, bool creating = false)
+      : fs_(fs), verdict_(fs->CheckFault(op, path, other_path, creating)) {}
+  ~Call() {
+    if (verdict_.crash_after) {
+      std::lock_guard<std::mutex> lock(fs_->mu_);
+      fs_->active_ = false;
+      fs_->crashed_ = true;
+    }
+  }
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
+  const absl::Status& status() const { return verdict_.status; }
+  bool torn() const { return verdict_.torn; }
+
+ private:
+  FaultInjectionFileSystem* const fs_;
+  const Verdict verdict_;
+};
+
 // Forwards to the base file, consulting the fault rules before each call and
 // reporting writes and syncs to the file system. state_ is null for files
 // opened read-only (they are not tracked).
@@ -122,21 +148,19 @@ class FaultInjectionFileSystem::FaultFile final : public File {
 
   absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buf,
                                 size_t n) const override {
-    if (absl::Status s = fs_->MaybeFail(FsOp::kRead, path(), nullptr);
-        !s.ok()) {
-      return s;
-    }
+    Call call(fs_, FsOp::kRead, path());
+    if (!call.status().ok()) return call.status();
     return base_->ReadAt(offset, buf, n);
   }
 
   absl::Status WriteAt(uint64_t offset, std::string_view data) override {
-    bool torn = false;
-    if (absl::Status s = fs_->MaybeFail(FsOp::kWrite, path(), &torn); !s.ok()) {
-      if (torn &&
+    Call call(fs_, FsOp::kWrite, path());
+    if (!call.status().ok()) {
+      if (call.torn() &&
           base_->WriteAt(offset, data.substr(0, data.size() / 2)).ok()) {
         Wrote(data.size() / 2);
       }
-      return s;
+      return call.status();
     }
     absl::Status s = base_->WriteAt(offset, data);
     if (s.ok()) Wrote(data.size());
@@ -144,12 +168,12 @@ class FaultInjectionFileSystem::FaultFile final : public File {
   }
 
   absl::Status Append(std::string_view data) override {
-    bool torn = false;
-    if (absl::Status s = fs_->MaybeFail(FsOp::kWrite, path(), &torn); !s.ok()) {
-      if (torn && base_->Append(data.substr(0, data.size() / 2)).ok()) {
+    Call call(fs_, FsOp::kWrite, path());
+    if (!call.status().ok()) {
+      if (call.torn() && base_->Append(data.substr(0, data.size() / 2)).ok()) {
         Wrote(data.size() / 2);
       }
-      return s;
+      return call.status();
     }
     absl::Status s = base_->Append(data);
     if (s.ok()) Wrote(data.size());
@@ -157,10 +181,8 @@ class FaultInjectionFileSystem::FaultFile final : public File {
   }
 
   absl::Status Sync() override {
-    if (absl::Status s = fs_->MaybeFail(FsOp::kSync, path(), nullptr);
-        !s.ok()) {
-      return s;
-    }
+    Call call(fs_, FsOp::kSync, path());
+    if (!call.status().ok()) return call.status();
     if (absl::Status s = base_->Sync(); !s.ok()) return s;
     if (state_ == nullptr) return absl::OkStatus();
     // fdatasync also makes stores through mappings durable, so the whole
@@ -173,18 +195,14 @@ class FaultInjectionFileSystem::FaultFile final : public File {
   }
 
   absl::Status Allocate(uint64_t offset, uint64_t length) override {
-    if (absl::Status s = fs_->MaybeFail(FsOp::kAllocate, path(), nullptr);
-        !s.ok()) {
-      return s;
-    }
+    Call call(fs_, FsOp::kAllocate, path());
+    if (!call.status().ok()) return call.status();
     return base_->Allocate(offset, length);
   }
 
   absl::Status Truncate(uint64_t size) override {
-    if (absl::Status s = fs_->MaybeFail(FsOp::kTruncate, path(), nullptr);
-        !s.ok()) {
-      return s;
-    }
+    Call call(fs_, FsOp::kTruncate, path());
+    if (!call.status().ok()) return call.status();
     return base_->Truncate(size);
   }
 
@@ -223,10 +241,8 @@ class FaultInjectionFileSystem::FaultRegion final : public MappedRegion {
         state_(std::move(state)) {}
 
   absl::Status Sync(size_t offset, size_t length) override {
-    if (absl::Status s = fs_->MaybeFail(FsOp::kMapSync, path_, nullptr);
-        !s.ok()) {
-      return s;
-    }
+    Call call(fs_, FsOp::kMapSync, path_);
+    if (!call.status().ok()) return call.status();
     if (absl::Status s = base_->Sync(offset, length); !s.ok()) return s;
     if (state_ == nullptr) return absl::OkStatus();
     offset = std::min(offset, size());
@@ -265,9 +281,8 @@ class FaultInjectionFileSystem::FaultRegion final : public MappedRegion {
 absl::StatusOr<std::unique_ptr<MappedRegion>>
 FaultInjectionFileSystem::FaultFile::Map(uint64_t offset, size_t length,
                                          bool writable) {
-  if (absl::Status s = fs_->MaybeFail(FsOp::kMap, path(), nullptr); !s.ok()) {
-    return s;
-  }
+  Call call(fs_, FsOp::kMap, path());
+  if (!call.status().ok()) return call.status();
   absl::StatusOr<std::unique_ptr<MappedRegion>> region =
       base_->Map(offset, length, writable);
   if (!region.ok()) return region.status();
@@ -335,6 +350,24 @@ int FaultInjectionFileSystem::injected_count() const {
 void FaultInjectionFileSystem::SetActive(bool active) {
   std::lock_guard<std::mutex> lock(mu_);
   active_ = active;
+  if (active) crashed_ = false;
+}
+
+bool FaultInjectionFileSystem::crashed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return crashed_;
+}
+
+void FaultInjectionFileSystem::StartRecording() {
+  std::lock_guard<std::mutex> lock(mu_);
+  recording_ = true;
+  recorded_.clear();
+}
+
+std::vector<FsCall> FaultInjectionFileSystem::StopRecording() {
+  std::lock_guard<std::mutex> lock(mu_);
+  recording_ = false;
+  return std::move(recorded_);
 }
 
 uint64_t FaultInjectionFileSystem::UnsyncedBytes() const {
@@ -344,39 +377,62 @@ uint64_t FaultInjectionFileSystem::UnsyncedBytes() const {
   return total;
 }
 
-absl::Status FaultInjectionFileSystem::MaybeFail(FsOp op,
-                                                 const std::string& path,
-                                                 bool* torn) {
-  return CheckFault(op, path, std::string_view(), torn);
-}
-
 // A rule counts every call that matches its op and path filter; it lets the
-// first `skip` of them through and fails the next `times`. A rule that lets a
+// first `skip` of them through and picks the next `times`. A rule that lets a
 // call through (skipping or used up) leaves it to the rules after it.
-absl::Status FaultInjectionFileSystem::CheckFault(FsOp op,
-                                                  std::string_view path,
-                                                  std::string_view other_path,
-                                                  bool* torn) {
-  if (torn != nullptr) *torn = false;
+FaultInjectionFileSystem::Verdict FaultInjectionFileSystem::CheckFault(
+    FsOp op, std::string_view path, std::string_view other_path,
+    bool creating) {
+  Verdict verdict;
   std::lock_guard<std::mutex> lock(mu_);
-  if (!active_ && Mutates(op)) return PowerLost();
-  for (size_t i = 0; i < rules_.size(); ++i) {
-    const FaultRule& rule = rules_[i];
-    if (rule.op != op) continue;
-    if (!rule.path_contains.empty() &&
-        path.find(rule.path_contains) == std::string_view::npos &&
-        other_path.find(rule.path_contains) == std::string_view::npos) {
-      continue;
+  if (!active_ && (Mutates(op) || creating)) {
+    verdict.status = PowerLost();
+  } else {
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      const FaultRule& rule = rules_[i];
+      if (rule.op != op) continue;
+      if (rule.creating_only && !creating) continue;
+      if (rule.path_matches) {
+        if (!rule.path_matches(path) &&
+            (other_path.empty() || !rule.path_matches(other_path))) {
+          continue;
+        }
+      } else if (!rule.path_contains.empty() &&
+                 path.find(rule.path_contains) == std::string_view::npos &&
+                 other_path.find(rule.path_contains) ==
+                     std::string_view::npos) {
+        continue;
+      }
+      const int seen = rule_hits_[i];
+      if (seen < std::numeric_limits<int>::max()) ++rule_hits_[i];
+      if (seen < rule.skip) continue;
+      if (rule.times >= 0 && seen - rule.skip >= rule.times) continue;
+      ++injected_;
+      switch (rule.action) {
+        case FaultAction::kFail:
+          verdict.status = rule.status;
+          verdict.torn = op == FsOp::kWrite && rule.torn;
+          break;
+        case FaultAction::kCrashBefore:
+          active_ = false;
+          crashed_ = true;
+          verdict.status = PowerLost();
+          break;
+        case FaultAction::kCrashAfter:
+          verdict.crash_after = true;
+          break;
+      }
+      break;
     }
-    const int seen = rule_hits_[i];
-    if (seen < std::numeric_limits<int>::max()) ++rule_hits_[i];
-    if (seen < rule.skip) continue;
-    if (rule.times >= 0 && seen - rule.skip >= rule.times) continue;
-    ++injected_;
-    if (torn != nullptr && op == FsOp::kWrite && rule.torn) *torn = true;
-    return rule.status;
   }
-  return absl::OkStatus();
+  if (recording_) {
+    recorded_.push_back(FsCall{.op = op,
+                               .path = std::string(path),
+                               .other_path = std::string(other_path),
+                               .creating = creating,
+                               .failed = !verdict.status.ok()});
+  }
+  return verdict;
 }
 
 void FaultInjectionFileSystem::ApplyFileSyncLocked(FileState* state,
@@ -403,13 +459,10 @@ void FaultInjectionFileSystem::ApplyRangeSyncLocked(FileState* state,
 absl::StatusOr<std::unique_ptr<File>> FaultInjectionFileSystem::Open(
     const std::string& path, const OpenOptions& options) {
   const bool writable = !options.read_only;
-  if (writable && (options.create || options.truncate)) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!active_) return PowerLost();
-  }
-  if (absl::Status s = MaybeFail(FsOp::kOpen, path, nullptr); !s.ok()) {
-    return s;
-  }
+  // An open that may create or truncate fails while the power is out.
+  Call call(this, FsOp::kOpen, path, {},
+            writable && (options.create || options.truncate));
+  if (!call.status().ok()) return call.status();
   if (!writable) {
     absl::StatusOr<std::unique_ptr<File>> file = base_->Open(path, options);
     if (!file.ok()) return file.status();
@@ -456,9 +509,8 @@ absl::StatusOr<std::unique_ptr<File>> FaultInjectionFileSystem::Open(
 
 absl::Status FaultInjectionFileSystem::Rename(const std::string& from,
                                               const std::string& to) {
-  if (absl::Status s = CheckFault(FsOp::kRename, from, to, nullptr); !s.ok()) {
-    return s;
-  }
+  Call call(this, FsOp::kRename, from, to);
+  if (!call.status().ok()) return call.status();
   if (absl::Status s = base_->Rename(from, to); !s.ok()) return s;
   if (from == to) return absl::OkStatus();
   std::lock_guard<std::mutex> lock(mu_);
@@ -479,9 +531,8 @@ absl::Status FaultInjectionFileSystem::Rename(const std::string& from,
 }
 
 absl::Status FaultInjectionFileSystem::Remove(const std::string& path) {
-  if (absl::Status s = MaybeFail(FsOp::kRemove, path, nullptr); !s.ok()) {
-    return s;
-  }
+  Call call(this, FsOp::kRemove, path);
+  if (!call.status().ok()) return call.status();
   if (absl::Status s = base_->Remove(path); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = files_.find(path); it != files_.end()) {
@@ -493,41 +544,36 @@ absl::Status FaultInjectionFileSystem::Remove(const std::string& path) {
 
 absl::Status FaultInjectionFileSystem::Link(const std::string& from,
                                             const std::string& to) {
-  if (absl::Status s = CheckFault(FsOp::kLink, from, to, nullptr); !s.ok()) {
-    return s;
-  }
+  Call call(this, FsOp::kLink, from, to);
+  if (!call.status().ok()) return call.status();
   // The new name is not tracked: it shares the inode of `from`, which is
   // rewound in place on power loss, so both names see the same content.
   return base_->Link(from, to);
 }
 
 absl::Status FaultInjectionFileSystem::CreateDir(const std::string& path) {
-  if (absl::Status s = MaybeFail(FsOp::kCreateDir, path, nullptr); !s.ok()) {
-    return s;
-  }
+  Call call(this, FsOp::kCreateDir, path);
+  if (!call.status().ok()) return call.status();
   return base_->CreateDir(path);
 }
 
 absl::Status FaultInjectionFileSystem::RemoveDir(const std::string& path) {
   // FsOp has no separate entry for directories: kRemove rules apply.
-  if (absl::Status s = MaybeFail(FsOp::kRemove, path, nullptr); !s.ok()) {
-    return s;
-  }
+  Call call(this, FsOp::kRemove, path);
+  if (!call.status().ok()) return call.status();
   return base_->RemoveDir(path);
 }
 
 absl::StatusOr<std::vector<std::string>> FaultInjectionFileSystem::ListDir(
     const std::string& dir) {
-  if (absl::Status s = MaybeFail(FsOp::kListDir, dir, nullptr); !s.ok()) {
-    return s;
-  }
+  Call call(this, FsOp::kListDir, dir);
+  if (!call.status().ok()) return call.status();
   return base_->ListDir(dir);
 }
 
 absl::Status FaultInjectionFileSystem::SyncDir(const std::string& dir) {
-  if (absl::Status s = MaybeFail(FsOp::kSyncDir, dir, nullptr); !s.ok()) {
-    return s;
-  }
+  Call call(this, FsOp::kSyncDir, dir);
+  if (!call.status().ok()) return call.status();
   if (absl::Status s = base_->SyncDir(dir); !s.ok()) return s;
   const std::string_view synced = StripTrailingSlashes(dir);
   std::lock_guard<std::mutex> lock(mu_);
@@ -548,9 +594,8 @@ absl::StatusOr<uint64_t> FaultInjectionFileSystem::FileSize(
 
 absl::StatusOr<std::unique_ptr<FileLock>> FaultInjectionFileSystem::Lock(
     const std::string& path) {
-  if (absl::Status s = MaybeFail(FsOp::kLock, path, nullptr); !s.ok()) {
-    return s;
-  }
+  Call call(this, FsOp::kLock, path);
+  if (!call.status().ok()) return call.status();
   return base_->Lock(path);
 }
 

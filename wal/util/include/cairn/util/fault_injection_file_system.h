@@ -3,6 +3,11 @@
 //   - fail chosen calls with a chosen status (EIO, ENOSPC, ...), optionally
 //     after skipping the first N matching calls, for M calls or forever;
 //   - tear a write: the failing WriteAt/Append writes a prefix of its bytes;
+//   - crash: at a chosen call the power goes out, just before the call (it
+//     fails) or right after it (it takes effect), and from then on the file
+//     system is inactive (see SetActive);
+//   - record every call (operation, paths), so that a test can enumerate the
+//     call sites of a workload and then fail each one in turn;
 //   - "power loss": DropUnsyncedData() rewinds every file written through it
 //     to its last durable state, forgetting every byte not yet synced, and
 //     removes files created since their directory was last synced.
@@ -26,6 +31,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -60,10 +66,29 @@ enum class FsOp {
 // Returns the name of op ("open", "write", ...), for messages.
 const char* FsOpName(FsOp op);
 
+// What a rule does to a call it picks.
+enum class FaultAction {
+  kFail,  // the call fails with the rule's status
+  // The power goes out just before the call: the call fails (EIO, "power
+  // lost") and the file system turns inactive, as SetActive(false).
+  kCrashBefore,
+  // The call goes through; as it returns, the power goes out (whether or not
+  // the call succeeded by itself). What it made durable (a sync, a rename)
+  // stays durable.
+  kCrashAfter,
+};
+
 struct FaultRule {
   FsOp op;
   // The rule matches only calls whose path contains this substring ("" = all).
   std::string path_contains;
+  // If set, replaces path_contains: the rule matches a call if this returns
+  // true for one of its paths (Rename and Link have two). Called with the
+  // file system's lock held: it must not call into the file system.
+  std::function<bool(std::string_view path)> path_matches;
+  // For kOpen: match only opens that may create or truncate a file.
+  bool creating_only = false;
+  FaultAction action = FaultAction::kFail;
   // What the failing call returns; by default what the POSIX file system
   // returns for EIO. ENOSPC: absl::ErrnoToStatus(ENOSPC, ...), which is
   // RESOURCE_EXHAUSTED.
@@ -72,6 +97,15 @@ struct FaultRule {
   int times = 1;  // then fail this many (-1: every call from then on)
   // For kWrite: write the first half of the bytes before failing (torn).
   bool torn = false;
+};
+
+// One call seen while recording (see StartRecording).
+struct FsCall {
+  FsOp op;
+  std::string path;
+  std::string other_path;  // the new name of Rename and Link; else empty
+  bool creating = false;   // kOpen that may create or truncate the file
+  bool failed = false;     // failed by a rule or because the power was out
 };
 
 enum class PowerLossMode {
@@ -90,13 +124,23 @@ class FaultInjectionFileSystem : public FileSystem {
   // Adds a rule; rules are checked in the order added, first match wins.
   void InjectFault(FaultRule rule);
   void ClearFaults();
-  // How many calls have failed because of rules so far.
+  // How many calls rules have picked so far (failed or crashed at).
   int injected_count() const;
+  // Whether a crash rule has fired since the last SetActive(true).
+  bool crashed() const;
+
+  // Records every call checked against the rules from now on (every call
+  // but Exists, FileSize, FreeSpace, RemoveDir's listing and the hints),
+  // forgetting what was recorded before.
+  void StartRecording();
+  // Stops recording and returns the calls, in the order they were checked.
+  std::vector<FsCall> StopRecording();
 
   // While inactive, every call that would change a file or directory (and
-  // every sync) fails with an IO error, as if the machine had lost power.
-  // Stores into already-mapped memory cannot be stopped, but they are undone
-  // by DropUnsyncedData.
+  // every sync, and every open that may create or truncate) fails with an IO
+  // error, as if the machine had lost power. Stores into already-mapped
+  // memory cannot be stopped, but they are undone by DropUnsyncedData.
+  // SetActive(true) also clears crashed().
   void SetActive(bool active);
 
   // Simulates a power loss: see the model above. Files must no longer be
@@ -135,14 +179,17 @@ class FaultInjectionFileSystem : public FileSystem {
   // recording its syncs against the right state.
   class FaultFile;
   class FaultRegion;
+  // One call being checked against the rules (see the .cc).
+  class Call;
 
-  // The failure a rule assigns to this call, if any (counted as injected);
-  // *torn is set for a torn write.
-  absl::Status MaybeFail(FsOp op, const std::string& path, bool* torn);
-  // MaybeFail for calls naming two paths (Rename, Link): a rule's path filter
-  // matches if either path contains it. other_path may be empty.
-  absl::Status CheckFault(FsOp op, std::string_view path,
-                          std::string_view other_path, bool* torn);
+  // What the rules decide for one call. Requires mu_ not held.
+  struct Verdict {
+    absl::Status status;       // non-OK: fail the call with it
+    bool torn = false;         // a failing write writes half its bytes
+    bool crash_after = false;  // the power goes out once the call returned
+  };
+  Verdict CheckFault(FsOp op, std::string_view path,
+                     std::string_view other_path, bool creating);
   // Updates *state after a successful sync. Require mu_ held.
   void ApplyFileSyncLocked(FileState* state, std::string content);
   void ApplyRangeSyncLocked(FileState* state, uint64_t offset, const char* data,
@@ -158,6 +205,9 @@ class FaultInjectionFileSystem : public FileSystem {
   std::vector<int> rule_hits_;    // guarded by mu_; parallel to rules_
   int injected_ = 0;              // guarded by mu_
   bool active_ = true;            // guarded by mu_
+  bool crashed_ = false;          // guarded by mu_
+  bool recording_ = false;        // guarded by mu_
+  std::vector<FsCall> recorded_;  // guarded by mu_
   // Files opened writable through this file system, by the path they have
   // now (renames move entries). Guarded by mu_, as is every FileState.
   std::map<std::string, std::shared_ptr<FileState>> files_;
