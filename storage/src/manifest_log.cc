@@ -26,6 +26,11 @@ absl::Status ManifestWriter::Close() { return file_->Close(); }
 absl::StatusOr<ManifestContents> ReadManifestRecords(FileSystem* fs,
                                                      const std::string& path) {
   auto file = fs->Open(path, OpenOptions{.read_only = true});
+  if (absl::IsNotFound(file.status())) {
+    // CURRENT names it: a damaged CURRENT or a lost MANIFEST.
+    return absl::DataLossError(
+        absl::StrFormat("%s: the MANIFEST is missing", path));
+  }
   if (!file.ok()) return file.status();
   auto size = (*file)->Size();
   if (!size.ok()) return size.status();

@@ -41,6 +41,7 @@ struct ManifestContents {
   uint64_t valid_bytes = 0;  // length of the good prefix
 };
 
+// DataLoss also if the file does not exist (CURRENT, or an edit, names it).
 absl::StatusOr<ManifestContents> ReadManifestRecords(FileSystem* fs,
                                                      const std::string& path);
 
