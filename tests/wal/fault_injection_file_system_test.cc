@@ -488,6 +488,27 @@ TEST_F(FaultInjectionFileSystemTest, RenameOntoTrackedFileReplacesIt) {
   EXPECT_EQ(Contents(Path("b")), "aaaa");
 }
 
+TEST_F(FaultInjectionFileSystemTest, CreatedFileRenamedOverDurableOneStays) {
+  std::unique_ptr<File> current = CreateDurable(Path("CURRENT"));
+  ASSERT_TRUE(current->Append("old").ok());
+  ASSERT_TRUE(current->Sync().ok());
+  current.reset();
+  // Written, synced and renamed over CURRENT, its directory never synced:
+  // the name CURRENT cannot go missing, and the rename is durable.
+  std::unique_ptr<File> tmp = OpenOrDie(&fs_, Path("CURRENT.tmp"));
+  ASSERT_TRUE(tmp->Append("new").ok());
+  ASSERT_TRUE(tmp->Sync().ok());
+  tmp.reset();
+  ASSERT_TRUE(fs_.Rename(Path("CURRENT.tmp"), Path("CURRENT")).ok());
+  // Renamed to a new name instead, it still needs its SyncDir.
+  std::unique_ptr<File> other = OpenOrDie(&fs_, Path("other.tmp"));
+  other.reset();
+  ASSERT_TRUE(fs_.Rename(Path("other.tmp"), Path("other")).ok());
+  PowerLoss({});
+  EXPECT_EQ(Contents(Path("CURRENT")), "new");
+  EXPECT_FALSE(base_->Exists(Path("other")));
+}
+
 TEST_F(FaultInjectionFileSystemTest, RemovedFileStaysRemoved) {
   std::unique_ptr<File> file = CreateDurable(Path("f"));
   ASSERT_TRUE(file->Append("data").ok());

@@ -511,6 +511,18 @@ absl::Status FaultInjectionFileSystem::Rename(const std::string& from,
                                               const std::string& to) {
   Call call(this, FsOp::kRename, from, to);
   if (!call.status().ok()) return call.status();
+  // Whether `to` names a file whose directory entry is durable: replacing
+  // it atomically keeps the name durable (with the new content).
+  bool replaces_durable_name = false;
+  if (from != to) {
+    std::shared_ptr<FileState> target;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = files_.find(to); it != files_.end()) target = it->second;
+    }
+    replaces_durable_name =
+        target != nullptr ? !target->created : base_->Exists(to);
+  }
   if (absl::Status s = base_->Rename(from, to); !s.ok()) return s;
   if (from == to) return absl::OkStatus();
   std::lock_guard<std::mutex> lock(mu_);
@@ -519,12 +531,15 @@ absl::Status FaultInjectionFileSystem::Rename(const std::string& from,
     files_.erase(replaced);
   }
   // The rename itself is durable at once (see the header), but a file created
-  // and not yet covered by a SyncDir stays so under its new name: it survives
-  // a power loss once its new directory is synced.
+  // and not yet covered by a SyncDir stays so under a new name: it survives
+  // a power loss once its new directory is synced. Under the name of a file
+  // that was durable it survives at once (a rename replaces its target
+  // atomically: the name never goes missing).
   if (auto moved = files_.find(from); moved != files_.end()) {
     std::shared_ptr<FileState> state = std::move(moved->second);
     files_.erase(moved);
     state->path = to;
+    if (replaces_durable_name) state->created = false;
     files_[to] = std::move(state);
   }
   return absl::OkStatus();

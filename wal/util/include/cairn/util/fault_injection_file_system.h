@@ -21,7 +21,10 @@
 //   - A created file survives power loss only once SyncDir ran on its
 //     directory. Renames and removes are treated as durable at once (a
 //     documented simplification: the code under test syncs directories after
-//     renames anyway, and the tests of that are explicit).
+//     renames anyway, and the tests of that are explicit). A created file
+//     renamed over a file whose name was durable is durable under that name
+//     at once (a rename replaces its target atomically, so the name never
+//     goes missing); renamed to a new name, it still needs a SyncDir.
 //
 // Thread-safety: safe for concurrent use, like any FileSystem. Fault rules
 // and power-loss calls may be issued from the test thread while other threads
