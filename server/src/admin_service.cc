@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -121,9 +122,12 @@ grpc::ServerUnaryReactor* AdminService::AcquireSnapshot(
     v1::AcquireSnapshotResponse* response) {
   return RunUnary(env_, context, Role::kRead, [&]() -> grpc::Status {
     const Limits& l = env_->limits();
-    absl::Duration ttl = request->ttl_millis() == 0
-                             ? l.snapshot_default_ttl
-                             : absl::Milliseconds(request->ttl_millis());
+    // absl::Milliseconds takes an int64: a ttl_millis of 2^63 or more would
+    // turn negative (a snapshot that expires before it is returned).
+    const uint64_t millis = std::min<uint64_t>(
+        request->ttl_millis(), std::numeric_limits<int64_t>::max());
+    absl::Duration ttl =
+        millis == 0 ? l.snapshot_default_ttl : absl::Milliseconds(millis);
     ttl = std::min(ttl, l.snapshot_max_ttl);
     absl::StatusOr<SnapshotRegistry::Acquired> a =
         env_->snapshots().Acquire(ttl);

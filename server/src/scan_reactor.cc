@@ -62,16 +62,22 @@ void ScanReactor::SendNextLocked() {
   chunk_.set_read_seq(iter_->read_seq());
   uint64_t bytes = 0;
   while (iter_->Valid() && (!limited_ || remaining_ > 0) &&
-         static_cast<uint64_t>(chunk_.kvs_size()) < limits.scan_chunk_keys &&
-         bytes < limits.scan_chunk_bytes) {
+         static_cast<uint64_t>(chunk_.kvs_size()) < limits.scan_chunk_keys) {
+    // A chunk ends before a key that would take it over scan_chunk_bytes (a
+    // key alone always goes): with scan_chunk_bytes at most half of
+    // max_message_bytes, every chunk then fits in a message.
+    const uint64_t kv_bytes =
+        iter_->key().size() + (keys_only_ ? 0 : iter_->value().size()) + 16;
+    if (chunk_.kvs_size() > 0 && bytes + kv_bytes > limits.scan_chunk_bytes) {
+      break;
+    }
     v1::KeyValue* kv = chunk_.add_kvs();
     kv->set_key(iter_->key().data(), iter_->key().size());
     if (!keys_only_)
       kv->set_value(iter_->value().data(), iter_->value().size());
     kv->set_revision(iter_->seq());
     kv->set_expires_at_unix_micros(iter_->expires_at_micros());
-    bytes +=
-        iter_->key().size() + (keys_only_ ? 0 : iter_->value().size()) + 16;
+    bytes += kv_bytes;
     if (limited_) --remaining_;
     if (reverse_) {
       iter_->Prev();

@@ -88,7 +88,12 @@ grpc::Status TailReactor::Init(const v1::TailRequest& request) {
     start = known.ok() ? known->acked_seq + 1 : last + 1;
   }
   if (!name.empty()) {
-    absl::StatusOr<ConsumerState> c = shared_->consumers->Register(name, start);
+    // A new consumer starting in the future is registered as having
+    // acknowledged only what is committed now: an acknowledged sequence
+    // above the last commit would hide the commits up to from_seq from its
+    // next resume, and Ack itself refuses such a sequence.
+    absl::StatusOr<ConsumerState> c =
+        shared_->consumers->Register(name, std::min(start, last + 1));
     if (!c.ok()) return ToGrpc(c.status());
   }
   from_seq_ = start;

@@ -237,15 +237,21 @@ grpc::Status TxnReactor::Scan(const v1::TxnScan& scan) {
   }
   v1::TxnScanResult* out = response_.mutable_scan();
   uint64_t bytes = 0;
-  while (it->Valid() && static_cast<uint64_t>(out->kvs_size()) < max_keys &&
-         bytes < limits.scan_chunk_bytes) {
+  while (it->Valid() && static_cast<uint64_t>(out->kvs_size()) < max_keys) {
+    // As in a Scan chunk: stop before a key that would take the response
+    // over scan_chunk_bytes (a key alone always goes).
+    const uint64_t kv_bytes =
+        it->key().size() + (scan.keys_only() ? 0 : it->value().size()) + 16;
+    if (out->kvs_size() > 0 && bytes + kv_bytes > limits.scan_chunk_bytes) {
+      break;
+    }
     v1::KeyValue* kv = out->add_kvs();
     kv->set_key(it->key().data(), it->key().size());
     if (!scan.keys_only())
       kv->set_value(it->value().data(), it->value().size());
     kv->set_revision(it->seq());
     kv->set_expires_at_unix_micros(it->expires_at_micros());
-    bytes += it->key().size() + it->value().size() + 16;
+    bytes += kv_bytes;
     if (scan.reverse()) {
       it->Prev();
     } else {
