@@ -7,6 +7,9 @@
 #ifndef CAIRN_TESTS_SERVER_BAD_INPUT_FIXTURE_H_
 #define CAIRN_TESTS_SERVER_BAD_INPUT_FIXTURE_H_
 
+#include <chrono>
+#include <future>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +17,9 @@
 #include "absl/strings/str_cat.h"
 #include "cairn/v1/admin.grpc.pb.h"
 #include "cairn/v1/kv.grpc.pb.h"
+#include "cairn/v1/replication.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "server_test_util.h"
 #include "txn_stream.h"
 
@@ -48,6 +54,7 @@ class BadInputTest : public CairndSuite {
     channel_ = server_->Channel();
     kv_ = v1::KV::NewStub(channel_);
     admin_ = v1::Admin::NewStub(channel_);
+    repl_ = v1::Replication::NewStub(channel_);
     // Short, so that keys built on it stay under --max_key_bytes.
     std::string name =
         ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -110,12 +117,61 @@ class BadInputTest : public CairndSuite {
     return t.Finish();
   }
 
+  // The named Tail consumers and their acknowledged sequences.
+  std::map<std::string, uint64_t> Consumers() {
+    v1::ListConsumersResponse resp;
+    grpc::Status s =
+        repl_->ListConsumers(Ctx().get(), v1::ListConsumersRequest(), &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::map<std::string, uint64_t> out;
+    for (const auto& c : resp.consumers()) out[c.name()] = c.acked_seq();
+    return out;
+  }
+
+  // Opens a Tail stream and reads its first response: the stream's status if
+  // it ended instead (`*opened` false), else OK after cancelling it.
+  grpc::Status TailStatus(const v1::TailRequest& req, bool* opened = nullptr) {
+    auto ctx = Ctx();
+    auto reader = repl_->Tail(ctx.get(), req);
+    v1::TailResponse first;
+    const bool got = reader->Read(&first);
+    if (opened != nullptr) *opened = got;
+    if (!got) return reader->Finish();
+    ctx->TryCancel();
+    while (reader->Read(&first)) {
+    }
+    reader->Finish().IgnoreError();
+    return grpc::Status::OK;
+  }
+
+  // Sends `body` as the request of the unary `method` ("/cairn.v1.KV/Put"),
+  // bypassing the generated serializer.
+  grpc::Status RawUnary(const std::string& method, const std::string& body) {
+    grpc::TemplatedGenericStub<grpc::ByteBuffer, grpc::ByteBuffer> stub(
+        channel_);
+    grpc::Slice slice(body);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    auto ctx = Ctx();
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(ctx.get(), method, grpc::StubOptions(), &request, &response,
+                   [&done](grpc::Status s) { done.set_value(s); });
+    std::future<grpc::Status> f = done.get_future();
+    if (f.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+      ADD_FAILURE() << method << " did not complete";
+      ctx->TryCancel();
+      return f.get();
+    }
+    return f.get();
+  }
+
   // A snapshot seq that is not held (nothing was ever acquired at it).
   uint64_t UnheldSeq() { return LastSeq() + 1000000; }
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::KV::Stub> kv_;
   std::unique_ptr<v1::Admin::Stub> admin_;
+  std::unique_ptr<v1::Replication::Stub> repl_;
   std::string prefix_;
   uint64_t base_seq_ = 0;
 };
