@@ -86,6 +86,10 @@ ABSL_FLAG(int, write_threads, 64,
           "threads that run sync (durable) writes, so that many can share "
           "one WAL fdatasync; 0 runs them on gRPC's own threads");
 ABSL_FLAG(bool, log_requests, false, "log one line per RPC");
+ABSL_FLAG(bool, verify, false,
+          "check every checksum of the database in --data_dir offline, print "
+          "a report and exit (0: clean, 1: corruption, 2: no database, or it "
+          "is open in a running cairnd); serves nothing");
 
 // --- security ---
 ABSL_FLAG(std::string, tls_cert, "",
@@ -470,6 +474,7 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
                             "' is not one of debug, info, warn, error"));
   }
   c.log_requests = absl::GetFlag(FLAGS_log_requests);
+  c.verify = absl::GetFlag(FLAGS_verify);
   c.write_threads = absl::GetFlag(FLAGS_write_threads);
   c.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   c.tls_key_file = absl::GetFlag(FLAGS_tls_key);

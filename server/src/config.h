@@ -95,6 +95,8 @@ struct ServerConfig {
   int write_threads = 64;
   std::string log_level = "info";
   bool log_requests = false;
+  // --verify: check the database offline (storage::VerifyDatabase) and exit.
+  bool verify = false;
 
   storage::Options engine;  // engine settings (fs, clock left default)
 };

@@ -8,7 +8,7 @@
 //   - whenever the engine reports DataLoss, VerifyDatabase must have called
 //     the database corrupt.
 //
-// CAIRN_CORRUPTION_SAMPLES flips per structure (default 16),
+// CAIRN_CORRUPTION_SAMPLES flips per structure (default 8),
 // CAIRN_CORRUPTION_SEED the seed (default 8; the structure's index is
 // added). Each structure prints one line of outcome counts.
 #include <cstdio>
@@ -159,7 +159,7 @@ void SweepTest::RunFlip(const Flip& flip, Counts* c) {
 TEST_P(SweepTest, FlipIsDetectedAndNeverReadAsAWrongValue) {
   const Structure s = GetParam();
   if (!map_->count(s)) GTEST_SKIP() << "no such structure in the database";
-  const uint64_t samples = EnvOr("CAIRN_CORRUPTION_SAMPLES", 16);
+  const uint64_t samples = EnvOr("CAIRN_CORRUPTION_SAMPLES", 8);
   std::mt19937_64 rng(EnvOr("CAIRN_CORRUPTION_SEED", 8) +
                       static_cast<uint64_t>(s));
   Counts c;
