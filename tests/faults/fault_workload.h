@@ -66,7 +66,7 @@ class FaultTempDir {
 
 // The kind of an engine file, from its path under the database directory
 // `root`: "wal" (a segment), "wal-tmp" (a segment being created), "wal-spare"
-// (a prepared segment), "sst", "sst-tmp", "manifest", "current",
+// (a prepared segment), "wal-lock", "sst", "sst-tmp", "manifest", "current",
 // "current-tmp", "lock", "dir" (the database directory), "wal-dir", or
 // "other".
 inline std::string FileKind(std::string_view path, std::string_view root) {
@@ -87,6 +87,7 @@ inline std::string FileKind(std::string_view path, std::string_view root) {
     if (name.ends_with(".wal.tmp")) return "wal-tmp";
     if (name.ends_with(".spare")) return "wal-spare";
     if (name.ends_with(".wal")) return "wal";
+    if (name == "LOCK") return "wal-lock";
     return "other";
   }
   if (name == "CURRENT") return "current";
@@ -240,6 +241,13 @@ class FaultWorkload {
     EXPECT_TRUE(dropped.ok()) << dropped;
     fs_->ClearFaults();
     fs_->SetActive(true);
+  }
+
+  // A clean restart's first half: Close (its status does not matter here:
+  // in the read-only state it reports the error) and destroy the DB.
+  void CloseCleanly() {
+    if (db_ != nullptr) db_->Close().IgnoreError();
+    db_.reset();
   }
 
   // Checks that `db` holds exactly the acknowledged state, or exactly that

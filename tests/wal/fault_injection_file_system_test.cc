@@ -683,6 +683,25 @@ TEST_F(FaultInjectionFileSystemTest, PathPredicateAndCreatingOnly) {
   EXPECT_TRUE(fs_.Rename(Path("2.sst"), Path("3.sst")).ok());
 }
 
+TEST_F(FaultInjectionFileSystemTest, CallsOnARenamedOpenFileUseItsNewName) {
+  std::unique_ptr<File> file = CreateDurable(Path("seg.spare"));
+  ASSERT_TRUE(file->Allocate(0, PageSize()).ok());
+  absl::StatusOr<std::unique_ptr<MappedRegion>> region =
+      file->Map(0, PageSize(), /*writable=*/true);
+  ASSERT_TRUE(region.ok());
+  ASSERT_TRUE(fs_.Rename(Path("seg.spare"), Path("seg.wal")).ok());
+  FaultRule rule = Rule(FsOp::kMapSync, Eio(), 0, -1);
+  rule.path_contains = ".wal";
+  fs_.InjectFault(rule);
+  fs_.StartRecording();
+  EXPECT_FALSE((*region)->Sync(0, 1).ok());
+  EXPECT_TRUE(file->Append("x").ok());
+  std::vector<FsCall> calls = fs_.StopRecording();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].path, Path("seg.wal"));
+  EXPECT_EQ(calls[1].path, Path("seg.wal"));
+}
+
 TEST_F(FaultInjectionFileSystemTest, CrashBeforeFailsTheCallAndCutsPower) {
   std::unique_ptr<File> file = CreateDurable(Path("f"));
   ASSERT_TRUE(file->Append("durable").ok());

@@ -148,13 +148,13 @@ class FaultInjectionFileSystem::FaultFile final : public File {
 
   absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buf,
                                 size_t n) const override {
-    Call call(fs_, FsOp::kRead, path());
+    Call call(fs_, FsOp::kRead, fs_->CurrentPath(state_.get(), path()));
     if (!call.status().ok()) return call.status();
     return base_->ReadAt(offset, buf, n);
   }
 
   absl::Status WriteAt(uint64_t offset, std::string_view data) override {
-    Call call(fs_, FsOp::kWrite, path());
+    Call call(fs_, FsOp::kWrite, fs_->CurrentPath(state_.get(), path()));
     if (!call.status().ok()) {
       if (call.torn() &&
           base_->WriteAt(offset, data.substr(0, data.size() / 2)).ok()) {
@@ -168,7 +168,7 @@ class FaultInjectionFileSystem::FaultFile final : public File {
   }
 
   absl::Status Append(std::string_view data) override {
-    Call call(fs_, FsOp::kWrite, path());
+    Call call(fs_, FsOp::kWrite, fs_->CurrentPath(state_.get(), path()));
     if (!call.status().ok()) {
       if (call.torn() && base_->Append(data.substr(0, data.size() / 2)).ok()) {
         Wrote(data.size() / 2);
@@ -181,7 +181,7 @@ class FaultInjectionFileSystem::FaultFile final : public File {
   }
 
   absl::Status Sync() override {
-    Call call(fs_, FsOp::kSync, path());
+    Call call(fs_, FsOp::kSync, fs_->CurrentPath(state_.get(), path()));
     if (!call.status().ok()) return call.status();
     if (absl::Status s = base_->Sync(); !s.ok()) return s;
     if (state_ == nullptr) return absl::OkStatus();
@@ -195,13 +195,13 @@ class FaultInjectionFileSystem::FaultFile final : public File {
   }
 
   absl::Status Allocate(uint64_t offset, uint64_t length) override {
-    Call call(fs_, FsOp::kAllocate, path());
+    Call call(fs_, FsOp::kAllocate, fs_->CurrentPath(state_.get(), path()));
     if (!call.status().ok()) return call.status();
     return base_->Allocate(offset, length);
   }
 
   absl::Status Truncate(uint64_t size) override {
-    Call call(fs_, FsOp::kTruncate, path());
+    Call call(fs_, FsOp::kTruncate, fs_->CurrentPath(state_.get(), path()));
     if (!call.status().ok()) return call.status();
     return base_->Truncate(size);
   }
@@ -241,7 +241,7 @@ class FaultInjectionFileSystem::FaultRegion final : public MappedRegion {
         state_(std::move(state)) {}
 
   absl::Status Sync(size_t offset, size_t length) override {
-    Call call(fs_, FsOp::kMapSync, path_);
+    Call call(fs_, FsOp::kMapSync, fs_->CurrentPath(state_.get(), path_));
     if (!call.status().ok()) return call.status();
     if (absl::Status s = base_->Sync(offset, length); !s.ok()) return s;
     if (state_ == nullptr) return absl::OkStatus();
@@ -281,7 +281,7 @@ class FaultInjectionFileSystem::FaultRegion final : public MappedRegion {
 absl::StatusOr<std::unique_ptr<MappedRegion>>
 FaultInjectionFileSystem::FaultFile::Map(uint64_t offset, size_t length,
                                          bool writable) {
-  Call call(fs_, FsOp::kMap, path());
+  Call call(fs_, FsOp::kMap, fs_->CurrentPath(state_.get(), path()));
   if (!call.status().ok()) return call.status();
   absl::StatusOr<std::unique_ptr<MappedRegion>> region =
       base_->Map(offset, length, writable);
@@ -433,6 +433,13 @@ FaultInjectionFileSystem::Verdict FaultInjectionFileSystem::CheckFault(
                                .failed = !verdict.status.ok()});
   }
   return verdict;
+}
+
+std::string FaultInjectionFileSystem::CurrentPath(
+    const FileState* state, const std::string& opened_as) const {
+  if (state == nullptr) return opened_as;
+  std::lock_guard<std::mutex> lock(mu_);
+  return state->path.empty() ? opened_as : state->path;
 }
 
 void FaultInjectionFileSystem::ApplyFileSyncLocked(FileState* state,

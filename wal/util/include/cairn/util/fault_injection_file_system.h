@@ -193,6 +193,11 @@ class FaultInjectionFileSystem : public FileSystem {
   };
   Verdict CheckFault(FsOp op, std::string_view path,
                      std::string_view other_path, bool creating);
+  // The name a file (or region) opened as `opened_as` has now: rules match,
+  // and recording shows, calls on a file renamed while open (a prepared WAL
+  // segment put into place) under its new name. Requires mu_ not held.
+  std::string CurrentPath(const FileState* state,
+                          const std::string& opened_as) const;
   // Updates *state after a successful sync. Require mu_ held.
   void ApplyFileSyncLocked(FileState* state, std::string content);
   void ApplyRangeSyncLocked(FileState* state, uint64_t offset, const char* data,
