@@ -68,6 +68,21 @@ bool ParseSegmentName(const std::string& name, uint32_t* id, bool* spare) {
   return true;
 }
 
+// Whether the segment at path has a valid header with no first sequence and
+// no frame: a spare made ahead of need.
+bool IsEmptySpare(FileSystem* fs, const std::string& path) {
+  using namespace cairn::wal;  // NOLINT: the WAL format's names
+  auto file = fs->Open(path, OpenOptions{.read_only = true});
+  if (!file.ok()) return false;
+  char head[kSegmentHeaderSize + kFrameHeaderSize];
+  auto n = (*file)->ReadAt(0, head, sizeof head);
+  SegmentHeader h;
+  return n.ok() && *n == sizeof head && DecodeSegmentHeader(head, &h).ok() &&
+         h.first_seq == 0 &&
+         std::all_of(head + kSegmentHeaderSize, head + sizeof head,
+                     [](char c) { return c == 0; });
+}
+
 class Verifier {
  public:
   Verifier(std::string dir, const VerifyOptions& options)
@@ -113,6 +128,8 @@ class Verifier {
   // The live files, by level, then number.
   std::map<int, std::map<uint64_t, FileMetaData>> levels_;
   bool wal_seen_ = false;
+  // Whether the segment checked last was sealed (true before the first).
+  bool prev_sealed_ = true;
 };
 
 void Verifier::Problem(Severity severity, const std::string& file,
@@ -639,9 +656,14 @@ void Verifier::CheckWal() {
   }
   std::sort(segs.begin(), segs.end(),
             [](const Segment& a, const Segment& b) { return a.id < b.id; });
+  // Trailing spares (a valid header without a first sequence, no frame)
+  // hold nothing; recovery removes them, and the segment before them is
+  // the newest.
+  size_t newest = segs.size();
+  while (newest > 0 && IsEmptySpare(fs_, segs[newest - 1].path)) --newest;
   uint64_t next_seq = 0;
   for (size_t i = 0; i < segs.size(); ++i) {
-    CheckSegment(segs[i], i + 1 == segs.size(), &next_seq);
+    CheckSegment(segs[i], i + 1 >= newest, &next_seq);
   }
   if (next_seq != 0) report_.wal_last_seq = next_seq - 1;
   if (!manifest_ok_ || !wal_seen_) return;
@@ -701,7 +723,10 @@ void Verifier::CheckSegment(const Segment& seg, bool last, uint64_t* next_seq) {
         "header write offset %d is outside the segment", h.write_offset));
   }
   if (!hs.ok()) {
-    if (last) {
+    // Recovery rebuilds the newest segment's header when the segment before
+    // it is sealed; after an unsealed one (a crash image with a spare) it
+    // refuses to open.
+    if (last && prev_sealed_) {
       Torn(path, 0,
            absl::StrCat("header of the newest segment: ", hs.message(),
                         " (it is rewritten after every sync; recovery "
@@ -800,6 +825,7 @@ void Verifier::CheckSegment(const Segment& seg, bool last, uint64_t* next_seq) {
     }
   }
   *next_seq = r.next_seq;
+  prev_sealed_ = sealed;
 }
 
 absl::StatusOr<VerifyReport> Verifier::Run() {
