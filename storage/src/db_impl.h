@@ -60,6 +60,7 @@ struct WriteCheck {
 
 // What a reader needs, pinned together.
 struct SuperVersion {
+  uint64_t number = 0;  // increases with every install
   std::shared_ptr<MemTable> mem;
   std::vector<std::shared_ptr<MemTable>> imms;  // newest first
   std::shared_ptr<Version> version;
@@ -185,7 +186,14 @@ class DBImpl final : public DB {
   // --- reads (db_read.cc) ---
   std::shared_ptr<SuperVersion> GetSuperVersion() const;
   void InstallSuperVersion();  // mu_ held
-  uint64_t ReadSequence(const ReadOptions& options) const;
+  // What a read sees: a SuperVersion and the sequence to read at (the
+  // caller's snapshot, or the latest published one). sv is null once the DB
+  // is closed.
+  struct ReadView {
+    std::shared_ptr<SuperVersion> sv;
+    uint64_t seq = 0;
+  };
+  ReadView AcquireReadView(const ReadOptions& options) const;
   // newest_seq, if not null, receives the sequence of the newest version
   // met (any type; 0 if none or covered by a range tombstone).
   absl::StatusOr<GetResult> GetImpl(const SuperVersion& sv,
@@ -249,6 +257,8 @@ class DBImpl final : public DB {
   // their work under mu_.
   mutable std::mutex sv_mu_;
   std::shared_ptr<SuperVersion> super_version_;
+  // The number of super_version_; stored under sv_mu_, loaded without it.
+  std::atomic<uint64_t> super_version_number_{0};
   std::atomic<uint64_t> last_sequence_{0};
 
   std::deque<Writer*> writers_;

@@ -24,16 +24,46 @@ std::shared_ptr<SuperVersion> DBImpl::GetSuperVersion() const {
 
 void DBImpl::InstallSuperVersion() {
   auto sv = std::make_shared<SuperVersion>();
+  sv->number = super_version_number_.load(std::memory_order_relaxed) + 1;
   sv->mem = mem_;
   sv->imms.assign(imms_.rbegin(), imms_.rend());
   sv->version = versions_->current();
   std::lock_guard<std::mutex> lock(sv_mu_);
+  super_version_number_.store(sv->number, std::memory_order_release);
   super_version_.swap(sv);  // the old one is released outside the lock
 }
 
-uint64_t DBImpl::ReadSequence(const ReadOptions& options) const {
-  return options.snapshot != nullptr ? options.snapshot->sequence()
-                                     : LastSequence();
+// A read without a snapshot takes the SuperVersion first and the sequence
+// second, and keeps the pair only if that SuperVersion was still the
+// current one after the sequence was read:
+//   - Flushes and compactions drop the versions no snapshot can see. A
+//     file installed before the read took its sequence holds nothing newer
+//     than that sequence, so nothing it dropped was visible to the read.
+//     (Sequence first, SuperVersion second loses this: a reader delayed
+//     between the two could meet a file that dropped the version it
+//     should see, and answer with an older one.)
+//   - A write is published only after the SuperVersion holding its
+//     memtable is installed. If the SuperVersion is still current after
+//     the sequence was read, every write up to the sequence is in it.
+// The SuperVersion changes on memtable switches, flushes and compactions,
+// so the retry is rare. A registered snapshot protects its versions from
+// flushes and compactions: any SuperVersion serves it.
+DBImpl::ReadView DBImpl::AcquireReadView(const ReadOptions& options) const {
+  ReadView view;
+  if (options.snapshot != nullptr) {
+    view.sv = GetSuperVersion();
+    view.seq = options.snapshot->sequence();
+    return view;
+  }
+  while (true) {
+    view.sv = GetSuperVersion();
+    if (view.sv == nullptr) return view;
+    view.seq = last_sequence_.load(std::memory_order_acquire);
+    if (super_version_number_.load(std::memory_order_acquire) ==
+        view.sv->number) {
+      return view;
+    }
+  }
 }
 
 absl::StatusOr<GetResult> DBImpl::GetImpl(const SuperVersion& sv,
@@ -104,21 +134,18 @@ uint64_t DBImpl::NowMicros() const {
   return static_cast<uint64_t>(absl::ToUnixMicros(options_.clock()));
 }
 
-// Reads take the read sequence before the SuperVersion: every sequence is
-// published only after the SuperVersion holding it is installed, so the
-// SuperVersion taken afterwards holds everything up to the read sequence.
 absl::StatusOr<GetResult> DBImpl::Get(const ReadOptions& options,
                                       std::string_view key) {
-  const uint64_t seq = ReadSequence(options);
-  std::shared_ptr<SuperVersion> sv = GetSuperVersion();
-  if (sv == nullptr) return absl::FailedPreconditionError("DB is closed");
-  return GetImpl(*sv, key, seq, NowMicros());
+  ReadView view = AcquireReadView(options);
+  if (view.sv == nullptr) return absl::FailedPreconditionError("DB is closed");
+  return GetImpl(*view.sv, key, view.seq, NowMicros());
 }
 
 std::vector<absl::StatusOr<GetResult>> DBImpl::MultiGet(
     const ReadOptions& options, const std::vector<std::string_view>& keys) {
-  const uint64_t seq = ReadSequence(options);
-  std::shared_ptr<SuperVersion> sv = GetSuperVersion();
+  ReadView view = AcquireReadView(options);
+  const uint64_t seq = view.seq;
+  const std::shared_ptr<SuperVersion>& sv = view.sv;
   std::vector<absl::StatusOr<GetResult>> out;
   out.reserve(keys.size());
   if (sv == nullptr) {
@@ -132,8 +159,9 @@ std::vector<absl::StatusOr<GetResult>> DBImpl::MultiGet(
 
 std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
   DBIterOptions o;
-  o.sequence = ReadSequence(options);
-  std::shared_ptr<SuperVersion> sv = GetSuperVersion();
+  ReadView view = AcquireReadView(options);
+  o.sequence = view.seq;
+  std::shared_ptr<SuperVersion> sv = std::move(view.sv);
   if (sv == nullptr) {
     return NewDBIterator(
         NewEmptyIterator(absl::FailedPreconditionError("DB is closed")), o);
