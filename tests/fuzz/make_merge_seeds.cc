@@ -1,7 +1,8 @@
 // Writes a seed corpus for merge_fuzzer into DIR (input format: see
 // merge_fuzzer.cc): raw stacks of each built-in operator with and without a
 // base, mixed operators, counters at the int64 limits, malformed encodings,
-// and typed stacks with every spelling of an integer.
+// typed stacks with every spelling of an integer, and engine-mode sequences
+// (merges through flushes, compactions, snapshots and reopens).
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -43,6 +44,12 @@ std::string Typed(uint8_t op, uint8_t spelling, int64_t v,
   const uint64_t bits = static_cast<uint64_t>(v);
   for (int i = 0; i < 8; ++i) f += static_cast<char>(bits >> (8 * i));
   return Field(f + arg);
+}
+
+// An engine-mode operation: kind, key index, payload.
+std::string EngineOp(uint8_t kind, uint8_t key, const std::string& payload) {
+  return Field(std::string(1, static_cast<char>(kind)) +
+               std::string(1, static_cast<char>(key)) + payload);
 }
 
 }  // namespace
@@ -90,6 +97,30 @@ int main(int argc, char** argv) {
          Typed(2, how, -7) + Typed(3, how, 7);
     seeds.push_back(t);
   }
+  // Engine mode: 0 put, 1 delete(-range), 2 raw merge, 3 typed merge,
+  // 4 flush, 5 compact, 6 reopen, 7 snapshot.
+  const std::string typed_add = std::string(1, 0) + std::string(1, 0) +
+                                std::string("\x05\0\0\0\0\0\0\0", 8);
+  seeds.push_back(std::string(1, 4) + EngineOp(0, 0, "10") +
+                  EngineOp(2, 0, Op("add", "", "5")) + EngineOp(4, 0, "") +
+                  EngineOp(2, 0, Op("add", "", "-3")) + EngineOp(7, 0, "") +
+                  EngineOp(2, 0, Op("add", "", "1")) + EngineOp(5, 0, "") +
+                  EngineOp(6, 0, ""));
+  seeds.push_back(std::string(1, 4) + EngineOp(2, 1, Op("append", ",", "a")) +
+                  EngineOp(2, 1, Op("append", ",", "b")) + EngineOp(4, 1, "") +
+                  EngineOp(2, 1, Op("append", ",", "c")) + EngineOp(5, 1, "") +
+                  EngineOp(1, 1, "") + EngineOp(2, 1, Op("append", ",", "d")) +
+                  EngineOp(4, 1, "") + EngineOp(6, 1, ""));
+  seeds.push_back(std::string(1, 4) + EngineOp(0, 2, "abc") +
+                  EngineOp(2, 2, Op("max", "", "3")) + EngineOp(4, 2, "") +
+                  EngineOp(5, 2, "") + EngineOp(0, 2, "4") +
+                  EngineOp(2, 2, Op("min", "", "1")) + EngineOp(1, 0, "\x03") +
+                  EngineOp(5, 2, ""));
+  seeds.push_back(std::string(1, 4) + EngineOp(3, 3, typed_add) +
+                  EngineOp(7, 3, "") + EngineOp(3, 3, typed_add) +
+                  EngineOp(7, 3, "") + EngineOp(3, 3, typed_add) +
+                  EngineOp(4, 3, "") + EngineOp(5, 3, "") + EngineOp(7, 3, "") +
+                  EngineOp(5, 3, "") + EngineOp(2, 3, Op("add", "", "x")));
   for (size_t i = 0; i < seeds.size(); ++i) {
     std::ofstream(dir + "/seed" + std::to_string(i), std::ios::binary)
         << seeds[i];

@@ -13,6 +13,7 @@
 // Input: byte 0 holds flags:
 //   bit 0  the key has a base value (the first field below)
 //   bit 1  typed operands (else raw encoded operands)
+//   bit 2  engine mode (below)
 // followed by fields, each one length byte and that many bytes:
 //   raw:   base?, then encoded operands (merge_operand.h), as stored
 //   typed: base?, then per operand: op index (0 add, 1 append, 2 max, 3 min,
@@ -22,17 +23,38 @@
 //          one past the int64 range).
 // The last field (or the whole input, if it has no fields) is also used as
 // the name of an extra operator registered next to the built-ins.
+//
+// Engine mode runs the same rules through a real DB (in a temporary
+// directory, all keys deleted at the start of each input): each field is one
+// operation, [kind, key index, payload...] on keys k0..k3: put, delete (or
+// delete-range with a payload), merge of a raw encoded operand, merge of a
+// typed operand, flush, compact everything, close and reopen (WAL replay), hold
+// or release a snapshot. After flushes, compactions, reopens and at the end,
+// every key (and every key at each held snapshot) must read as the reference
+// fold says: value and revision, NotFound, or FailedPrecondition. This covers
+// operands in the memtable, in SSTables, folded or partially merged by
+// compaction (around snapshots) and replayed from the WAL.
+#include <unistd.h>
+
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "cairn/storage/db.h"
 #include "cairn/storage/merge_operator.h"
+#include "cairn/storage/options.h"
+#include "fuzz_tmpdir.h"
 #include "merge_operand.h"
 #include "merge_registry.h"
 
@@ -408,6 +430,206 @@ void CheckRegistration(std::string_view name) {
         "Fold with the extra operator");
 }
 
+// --- Engine mode -----------------------------------------------------------
+
+// A key as the reference sees it: the base below its operands (a Put's
+// value, or absent), the operands since, and the revision a read reports.
+struct RefKey {
+  std::optional<std::string> base;
+  std::vector<std::string> operands;
+  uint64_t seq = 0;
+};
+using RefState = std::array<RefKey, 4>;
+
+std::string EngineKey(size_t i) { return "k" + std::to_string(i); }
+
+void CheckRead(DB* db, const Snapshot* snapshot, const RefState& state) {
+  ReadOptions ro;
+  ro.snapshot = snapshot;
+  for (size_t i = 0; i < state.size(); ++i) {
+    const RefKey& k = state[i];
+    absl::StatusOr<GetResult> got = db->Get(ro, EngineKey(i));
+    if (!k.base.has_value() && k.operands.empty()) {
+      Check(absl::IsNotFound(got.status()), "engine: deleted key readable",
+            got.status().ToString());
+      continue;
+    }
+    const RefResult want = RefFold(k.base ? &*k.base : nullptr, k.operands);
+    Check(got.status().code() == want.code, "engine: read status disagrees",
+          got.status().ToString());
+    if (got.ok()) {
+      Check(got->value == want.value, "engine: read value disagrees",
+            got->value);
+      Check(got->seq == k.seq, "engine: read revision disagrees");
+    }
+  }
+}
+
+class Engine {
+ public:
+  // The fuzzer's directory for databases.
+  static const std::string& Root() {
+    // Never destroyed: RemoveEngine uses it at exit.
+    static const std::string* root =
+        new std::string(fuzz::MakeFuzzTempDir("cairn-merge-fuzz"));
+    return *root;
+  }
+
+  Engine() {
+    static int n = 0;
+    dir_ = absl::StrCat(Root(), "/db", n++);
+    options_.write_buffer_size = 64 << 10;
+    options_.level0_file_num_compaction_trigger = 2;
+    options_.wal.segment_size = 256 << 10;
+    options_.block_cache_bytes = 256 << 10;
+    Open();
+  }
+  ~Engine() {
+    ReleaseAll();
+    if (db_ != nullptr) db_->Close().IgnoreError();
+    db_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  void Run(std::string_view field) {
+    const uint8_t kind = field.empty() ? 0 : static_cast<uint8_t>(field[0]);
+    const size_t key =
+        field.size() > 1 ? static_cast<uint8_t>(field[1]) % 4 : 0;
+    const std::string_view payload =
+        field.size() > 2 ? field.substr(2) : std::string_view();
+    RefKey& ref = state_[key];
+    WriteOptions wo;
+    switch (kind % 8) {
+      case 0: {
+        auto s = db_->Put(wo, EngineKey(key), payload);
+        Check(s.ok(), "engine: Put failed", s.status().ToString());
+        ref = RefKey{std::string(payload), {}, *s};
+        break;
+      }
+      case 1: {
+        if (payload.empty()) {
+          auto s = db_->Delete(wo, EngineKey(key));
+          Check(s.ok(), "engine: Delete failed", s.status().ToString());
+          ref = RefKey{};
+          break;
+        }
+        const size_t end = key + 1 + static_cast<uint8_t>(payload[0]) % 4;
+        auto s = db_->DeleteRange(wo, EngineKey(key), EngineKey(end));
+        Check(s.ok(), "engine: DeleteRange failed", s.status().ToString());
+        for (size_t i = key; i < end && i < state_.size(); ++i) {
+          state_[i] = RefKey{};
+        }
+        break;
+      }
+      case 2:
+      case 3: {
+        const std::string encoded =
+            kind % 8 == 2 ? std::string(payload) : TypedOperand(payload);
+        const RefOperand m = RefDecode(encoded);
+        if (!m.decodable) break;
+        auto s = db_->Merge(wo, EngineKey(key), m.op, m.operand, m.argument);
+        const absl::StatusCode want = RefValidate(m);
+        Check(s.status().code() == want, "engine: Merge status disagrees",
+              s.status().ToString());
+        if (!s.ok()) break;
+        std::string stored;
+        EncodeMergeOperand(&stored, m.op, m.argument, m.operand);
+        ref.operands.push_back(std::move(stored));
+        ref.seq = *s;
+        break;
+      }
+      case 4: {
+        absl::Status s = db_->Flush();
+        Check(s.ok(), "engine: Flush failed", s.ToString());
+        CheckAll();
+        break;
+      }
+      case 5: {
+        absl::Status s = db_->CompactRange(nullptr, nullptr);
+        Check(s.ok(), "engine: CompactRange failed", s.ToString());
+        CheckAll();
+        break;
+      }
+      case 6:
+        ReleaseAll();
+        Check(db_->Close().ok(), "engine: Close failed");
+        db_.reset();
+        Open();
+        CheckAll();
+        break;
+      case 7:
+        if (snapshots_.size() < 2) {
+          snapshots_.push_back({db_->GetSnapshot(), state_});
+        } else {
+          db_->ReleaseSnapshot(snapshots_.front().first);
+          snapshots_.erase(snapshots_.begin());
+        }
+        break;
+    }
+  }
+
+  // Deletes every key (the reference state becomes all absent).
+  void Reset() {
+    auto s = db_->DeleteRange(WriteOptions(), "k", "l");
+    Check(s.ok(), "engine: DeleteRange failed", s.status().ToString());
+    state_ = RefState();
+  }
+
+  void ReleaseAll() {
+    for (const auto& s : snapshots_) db_->ReleaseSnapshot(s.first);
+    snapshots_.clear();
+  }
+
+  void CheckAll() {
+    CheckRead(db_.get(), nullptr, state_);
+    for (const auto& [snapshot, state] : snapshots_) {
+      CheckRead(db_.get(), snapshot, state);
+    }
+  }
+
+ private:
+  void Open() {
+    auto db = DB::Open(options_, dir_);
+    if (!db.ok()) Fail("engine: Open failed", db.status().ToString());
+    db_ = std::move(*db);
+  }
+
+  std::string dir_;
+  Options options_;
+  std::unique_ptr<DB> db_;
+  RefState state_;
+  std::vector<std::pair<const Snapshot*, RefState>> snapshots_;
+};
+
+// One DB serves many inputs (opening one per input would cost more than
+// the input); each input starts by deleting k0..k3, and the DB is replaced
+// by a fresh one every 2000 inputs to bound its files.
+std::unique_ptr<Engine>& TheEngine() {
+  static auto* engine = new std::unique_ptr<Engine>;
+  return *engine;
+}
+
+void RemoveEngine() {
+  TheEngine().reset();
+  std::error_code ec;
+  std::filesystem::remove_all(Engine::Root(), ec);
+}
+
+void RunEngine(const std::vector<std::string_view>& fields) {
+  static int inputs = 0;
+  std::unique_ptr<Engine>& engine = TheEngine();
+  if (engine == nullptr) std::atexit(RemoveEngine);
+  if (engine == nullptr || ++inputs % 2000 == 0) {
+    engine.reset();
+    engine = std::make_unique<Engine>();
+  }
+  engine->Reset();
+  for (size_t i = 0; i < fields.size() && i < 32; ++i) engine->Run(fields[i]);
+  engine->CheckAll();
+  engine->ReleaseAll();
+}
+
 }  // namespace
 }  // namespace cairn::storage
 
@@ -418,6 +640,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view rest(reinterpret_cast<const char*>(data) + 1,
                               size - 1);
   std::vector<std::string_view> fields = Fields(rest);
+  if ((flags & 4) != 0) {
+    RunEngine(fields);
+    return 0;
+  }
   size_t next = 0;
   std::optional<std::string> base;
   if ((flags & 1) != 0 && next < fields.size()) base.emplace(fields[next++]);
