@@ -709,10 +709,25 @@ void Metrics::AttachDb(storage::DB* db) {
   db_ = db;
   // A new DB starts writable; the server reports its errors anew.
   engine_read_only_.store(false, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> reason_lock(read_only_mu_);
+  read_only_reason_.clear();
 }
 
-void Metrics::SetEngineReadOnly(bool read_only) {
+void Metrics::SetEngineReadOnly(bool read_only, std::string reason) {
+  {
+    std::lock_guard<std::mutex> lock(read_only_mu_);
+    read_only_reason_ = read_only ? std::move(reason) : std::string();
+  }
   engine_read_only_.store(read_only, std::memory_order_relaxed);
+}
+
+bool Metrics::engine_read_only() const {
+  return engine_read_only_.load(std::memory_order_relaxed);
+}
+
+std::string Metrics::engine_read_only_reason() const {
+  std::lock_guard<std::mutex> lock(read_only_mu_);
+  return read_only_reason_;
 }
 
 Metrics::MethodMetrics* Metrics::ForMethod(std::string_view service,

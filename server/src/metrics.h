@@ -87,11 +87,13 @@ class Metrics {
   void StreamOpened(std::string_view kind);
   void StreamClosed(std::string_view kind);
 
-  // Read-only error state of the engine, as the server sees it: set when a
-  // write returns the engine's background error. The exported
-  // cairn_engine_background_error is 1 if this, DB::GetStats() or the
-  // listener says so.
-  void SetEngineReadOnly(bool read_only);
+  // Read-only error state of the engine, as the server sees it (the server
+  // polls DB::GetStats().background_error), with the error as the reason.
+  // The exported cairn_engine_background_error is 1 if this, DB::GetStats()
+  // or the listener says so. AttachDb clears it.
+  void SetEngineReadOnly(bool read_only, std::string reason = "");
+  bool engine_read_only() const;
+  std::string engine_read_only_reason() const;
 
   // A source of families computed at scrape time (e.g. per-consumer Tail
   // lag), included in Collect until removed. RemoveCollector waits for a
@@ -155,6 +157,8 @@ class Metrics {
   storage::DB* db_ ABSL_GUARDED_BY(db_mu_) = nullptr;
 
   std::atomic<bool> engine_read_only_{false};
+  mutable std::mutex read_only_mu_;
+  std::string read_only_reason_ ABSL_GUARDED_BY(read_only_mu_);
 
   mutable std::mutex collectors_mu_;  // held while collectors run
   std::map<int, Collector> collectors_ ABSL_GUARDED_BY(collectors_mu_);

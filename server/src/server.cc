@@ -71,6 +71,27 @@ std::vector<prometheus::MetricFamily> ReplicaFamilies(
   };
 }
 
+// Puts the server into the engine's read-only error state once the engine
+// reports a background error (a failed WAL write, flush or compaction; it
+// lasts until a restart): metrics and /healthz say so, gRPC health turns
+// NOT_SERVING for the server as a whole ("") and for cairn.v1.KV, whose
+// writes now fail (its reads are still served), while cairn.v1.Admin and
+// cairn.v1.Replication (Tail) stay SERVING. Logs one error line.
+void ReportEngineErrorState(storage::DB* db, Metrics* metrics,
+                            grpc::Server* grpc) {
+  if (metrics->engine_read_only()) return;  // reported already
+  const absl::Status error = db->GetStats().background_error;
+  if (error.ok()) return;
+  metrics->SetEngineReadOnly(true, error.ToString());
+  LogError(
+      "engine is read-only after a background error; writes fail, "
+      "reads are served; restart cairnd once the cause is fixed",
+      {{"error", error.ToString()}});
+  grpc::HealthCheckServiceInterface* health = grpc->GetHealthCheckService();
+  health->SetServingStatus("", false);
+  health->SetServingStatus("cairn.v1.KV", false);
+}
+
 bool IsLoopback(const std::string& addr) {
   return absl::StartsWith(addr, "127.") ||
          absl::StartsWith(addr, "localhost:") ||
@@ -209,6 +230,10 @@ absl::Status Server::Init() {
   if (!config_.metrics_listen.empty()) {
     auto health = [this]() -> std::pair<bool, std::string> {
       if (stopping_.load()) return {false, "shutting down"};
+      if (metrics_->engine_read_only()) {
+        return {false,
+                "engine read-only: " + metrics_->engine_read_only_reason()};
+      }
       return {true, "ok"};
     };
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
@@ -236,8 +261,13 @@ absl::Status Server::Init() {
 void Server::Housekeeping() {
   // Expired snapshots are dropped even when no call touches the registry,
   // so an abandoned one does not pin old versions past its TTL.
+  // The engine's read-only error state is noticed here too (within a
+  // second).
   while (!stop_housekeeping_.WaitForNotificationWithTimeout(absl::Seconds(1))) {
     env_->snapshots().ExpireOld();
+    if (!stopping_.load()) {
+      ReportEngineErrorState(db_.get(), metrics_.get(), grpc_.get());
+    }
   }
 }
 
