@@ -392,11 +392,15 @@ void Verifier::CheckTable(int level, const FileMetaData& meta) {
     std::string what;
   };
   std::vector<Piece> pieces;
+  // A block failed to read: the checks that count or tile blocks would
+  // only repeat that finding.
+  bool unreadable = false;
   pieces.push_back({footer_offset, Footer::kEncodedLength, "footer"});
   auto read_block = [&](const BlockHandle& h,
                         const std::string& what) -> std::optional<std::string> {
     absl::StatusOr<std::string> b = ReadBlock(**file, size, h);
     if (!b.ok()) {
+      unreadable = true;
       Corrupt(path, h.offset, absl::StrCat(what, ": ", b.status().message()));
       return std::nullopt;
     }
@@ -594,6 +598,7 @@ void Verifier::CheckTable(int level, const FileMetaData& meta) {
             [](const Piece& a, const Piece& b) { return a.offset < b.offset; });
   uint64_t covered = 0;
   for (const Piece& p : pieces) {
+    if (unreadable) break;
     if (p.offset != covered) {
       Corrupt(path, std::min(p.offset, covered),
               absl::StrFormat("%s at offset %d, the previous block ends at %d",
@@ -604,6 +609,7 @@ void Verifier::CheckTable(int level, const FileMetaData& meta) {
   }
 
   // What the table says of itself and what the MANIFEST says of it.
+  if (unreadable) return;
   if (have_props) {
     auto differs = [&](const char* name, uint64_t recorded, uint64_t found) {
       if (recorded != found) {
