@@ -40,7 +40,7 @@
 #include "cairn/v1/kv.grpc.pb.h"
 #include "cairn/v1/replication.grpc.pb.h"
 #include "config.h"
-#include "fuzz_tmpdir.h"
+#include "fuzz_support.h"
 #include "google/protobuf/stubs/logging.h"
 #include "grpcpp/grpcpp.h"
 #include "rpc_fuzz_format.h"
@@ -612,28 +612,8 @@ void Cleanup() {
 
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   using namespace cairn::fuzz;
-  // libFuzzer's per-input leak check runs as soon as an input returns, while
-  // gRPC may still hold a finished call's closures queued for its own
-  // threads: it reported such an object (80 bytes from
-  // ServerCallbackCall::ScheduleOnDone) that no replay reproduced. Unless
-  // the command line says otherwise, it is off; LeakSanitizer still checks
-  // the whole process at exit, after the server has shut down. (libFuzzer
-  // parses its flags after this function, so an added flag counts.)
-  bool leaks_flag = false;
-  for (int i = 1; i < *argc; ++i) {
-    if (std::string_view((*argv)[i]).starts_with("-detect_leaks=")) {
-      leaks_flag = true;
-    }
-  }
-  if (!leaks_flag) {
-    static std::vector<char*> args;
-    args.assign(*argv, *argv + *argc);
-    static char no_leaks[] = "-detect_leaks=0";
-    args.insert(args.begin() + 1, no_leaks);
-    args.push_back(nullptr);
-    *argv = args.data();
-    *argc += 1;
-  }
+  // Per-input leak checks race with gRPC's threads (see fuzz_support.h).
+  DisablePerInputLeakCheck(argc, argv);
   // Bodies with invalid UTF-8 in string fields fail to parse (and are
   // rejected); protobuf would log each one.
   google::protobuf::SetLogHandler(nullptr);
