@@ -30,6 +30,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -124,6 +126,7 @@ struct Totals {
   uint64_t writes_verified = 0;
   uint64_t log_events = 0;
   int log_checks_skipped = 0;
+  uint64_t counter_checks_skipped = 0;
   int kills_flush_running = 0;
   int kills_compaction_running = 0;
   int kills_during_restart = 0;
@@ -155,6 +158,10 @@ class Torture {
   void Kill(KillMode mode, absl::Duration load, std::atomic<bool>* stop,
             std::string* what_ran);
   std::unique_ptr<client::Client> Connect();
+  // Runs a read until it is not UNAVAILABLE (a channel still connecting on
+  // a loaded machine), for at most a minute; ends early if cairnd died.
+  template <typename T>
+  absl::StatusOr<T> Retrying(const std::function<absl::StatusOr<T>()>& read);
   void KeepForInspection(int cycle, const CycleInput& in,
                          const std::vector<std::string>& failures);
   void PrintSummary(double seconds, bool ok);
@@ -189,7 +196,9 @@ std::unique_ptr<client::Client> Torture::Connect() {
   client::ClientOptions o;
   o.target = server_->address();
   o.default_timeout = absl::Seconds(60);
-  o.retry.max_attempts = 1;  // a retried write would blur in-flight ops
+  // Only reads are retried: writes never are, as retry_idempotent_writes
+  // stays false (a retried write would blur the ops in flight).
+  o.retry.max_attempts = 8;
   absl::StatusOr<std::unique_ptr<client::Client>> c =
       client::Client::Connect(o);
   if (!c.ok()) {
@@ -197,6 +206,21 @@ std::unique_ptr<client::Client> Torture::Connect() {
     abort();
   }
   return std::move(*c);
+}
+
+template <typename T>
+absl::StatusOr<T> Torture::Retrying(
+    const std::function<absl::StatusOr<T>()>& read) {
+  const absl::Time deadline = absl::Now() + absl::Minutes(1);
+  for (;;) {
+    absl::StatusOr<T> r = read();
+    if (!absl::IsUnavailable(r.status()) || absl::Now() > deadline) return r;
+    if (!server_->Running()) {
+      return absl::InternalError(absl::StrCat(
+          "cairnd exited after it reopened (", r.status().ToString(), ")"));
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
 }
 
 bool Torture::Setup() {
@@ -390,9 +414,13 @@ bool Torture::RunCycle(int cycle) {
   in.ops = std::move(pending_ops_);
   pending_ops_.clear();
   uint64_t errors_before = 0;
+  std::map<std::string, int> error_codes;
   for (auto& w : workers) {
     for (const OpRecord& op : w->ops()) in.ops.push_back(op);
-    for (const auto& [code, n] : w->errors_before_stop()) errors_before += n;
+    for (const auto& [code, n] : w->errors_before_stop()) {
+      errors_before += n;
+      error_codes[code] += n;
+    }
   }
   client.reset();
 
@@ -439,8 +467,11 @@ bool Torture::RunCycle(int cycle) {
     if (!s.ok())
       fprintf(stderr, "self-check injection: %s\n", s.ToString().c_str());
   }
-  absl::StatusOr<cairn::v1::StatsResponse> stats = client->Stats();
-  absl::StatusOr<KeyMap> state = ReadState(*client);
+  absl::StatusOr<cairn::v1::StatsResponse> stats =
+      Retrying<cairn::v1::StatsResponse>([&] { return client->Stats(); });
+  absl::StatusOr<KeyMap> state =
+      stats.ok() ? Retrying<KeyMap>([&] { return ReadState(*client); })
+                 : stats.status();
   if (!stats.ok() || !state.ok()) {
     KeepForInspection(cycle, in,
                       {absl::StrCat("reading the restarted server failed: ",
@@ -454,7 +485,10 @@ bool Torture::RunCycle(int cycle) {
   CheckReport state_report = VerifyState(in);
   std::vector<std::string> failures = state_report.failures;
   absl::StatusOr<std::vector<client::ChangeEvent>> log =
-      ReadLog(*client, in.prev_seq + 1, in.last_seq, absl::Seconds(60));
+      Retrying<std::vector<client::ChangeEvent>>([&] {
+        return ReadLog(*client, in.prev_seq + 1, in.last_seq,
+                       absl::Seconds(60));
+      });
   CheckReport log_report;
   std::string log_note;
   if (log.ok()) {
@@ -485,6 +519,7 @@ bool Torture::RunCycle(int cycle) {
   totals_.keys_verified += state_report.keys_checked;
   totals_.writes_verified += state_report.acked_writes_checked;
   totals_.log_events += log_report.log_events;
+  totals_.counter_checks_skipped += state_report.counters_unchecked;
   totals_.errors_before_kill += errors_before;
   totals_.last_seq = in.last_seq;
 
@@ -509,8 +544,9 @@ bool Torture::RunCycle(int cycle) {
       restart_killed ? "(after a kill during restart) " : "", restart_ms,
       log_note.c_str(), failures.empty() ? "ok" : "FAILED");
   if (errors_before > 0) {
-    printf("  note: %llu calls failed before the kill\n",
-           static_cast<unsigned long long>(errors_before));
+    printf("  note: %llu calls failed before the kill (%s)\n",
+           static_cast<unsigned long long>(errors_before),
+           absl::StrJoin(error_codes, ", ", absl::PairFormatter(": ")).c_str());
   }
   fflush(stdout);
 
@@ -572,7 +608,7 @@ void Torture::PrintSummary(double seconds, bool ok) {
       "  ops sent %llu: acknowledged %llu, in flight at kills %llu (found "
       "applied %llu), refused %llu, async lost suffix %llu\n"
       "  verified: %llu keys, %llu applied writes, %llu log events (%d log "
-      "checks skipped)\n"
+      "checks, %llu counter sums skipped)\n"
       "  kills with a flush running %d, with a compaction running %d, during "
       "a restart %d; flushes %.0f, compactions %.0f; last seq %llu; slowest "
       "restart %.0f ms\n"
@@ -588,6 +624,7 @@ void Torture::PrintSummary(double seconds, bool ok) {
       static_cast<unsigned long long>(t.keys_verified),
       static_cast<unsigned long long>(t.writes_verified),
       static_cast<unsigned long long>(t.log_events), t.log_checks_skipped,
+      static_cast<unsigned long long>(t.counter_checks_skipped),
       t.kills_flush_running, t.kills_compaction_running, t.kills_during_restart,
       t.flushes, t.compactions, static_cast<unsigned long long>(t.last_seq),
       t.max_restart_ms, static_cast<unsigned long long>(t.errors_before_kill));
@@ -606,6 +643,7 @@ void Torture::PrintSummary(double seconds, bool ok) {
       ",\"writes_verified\":", t.writes_verified,
       ",\"log_events\":", t.log_events,
       ",\"log_checks_skipped\":", t.log_checks_skipped,
+      ",\"counter_sums_skipped\":", t.counter_checks_skipped,
       ",\"kills_flush_running\":", t.kills_flush_running,
       ",\"kills_compaction_running\":", t.kills_compaction_running,
       ",\"kills_during_restart\":", t.kills_during_restart,

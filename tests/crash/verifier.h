@@ -80,6 +80,9 @@ struct CheckReport {
   uint64_t maybe_applied = 0;    // in-flight ops found applied
   uint64_t lost_suffix_ops = 0;  // async: acked ops beyond S
   uint64_t log_events = 0;       // VerifyLog: events checked
+  // Counters with too many operands in flight for the subset-sum check
+  // (the log check still covers them).
+  uint64_t counters_unchecked = 0;
 
   bool ok() const { return failures.empty(); }
 };

@@ -1,7 +1,9 @@
 #include "worker.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -79,8 +81,14 @@ void Worker::Finish(OpRecord& op, const absl::Status& status, uint64_t seq) {
 }
 
 void Worker::CountError(const absl::Status& status) {
-  auto& counts = stop_->load() ? errors_after_stop_ : errors_before_stop_;
-  ++counts[absl::StatusCodeToString(status.code())];
+  if (stop_->load()) {
+    ++errors_after_stop_[absl::StatusCodeToString(status.code())];
+    return;
+  }
+  ++errors_before_stop_[absl::StatusCodeToString(status.code())];
+  // A failing server (e.g. a channel still connecting on a loaded machine)
+  // would otherwise turn every op into one in flight, as fast as they fail.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 std::string Worker::Value(const std::string& token,
