@@ -23,6 +23,37 @@ absl::Status ManifestWriter::AddRecord(std::string_view payload) {
 
 absl::Status ManifestWriter::Close() { return file_->Close(); }
 
+namespace {
+
+// Whether whole records with valid checksums, one after the other, run
+// from data[q] exactly to the end of the file.
+bool RecordsRunToEnd(std::string_view data, size_t q) {
+  while (q + 8 <= data.size()) {
+    const uint32_t len = DecodeFixed32(data.data() + q + 4);
+    if (len == 0 || len > data.size() - q - 8) return false;
+    const uint32_t crc = crc32c::Unmask(DecodeFixed32(data.data() + q));
+    if (crc32c::Value(data.data() + q + 8, len) != crc) return false;
+    q += 8 + len;
+    if (q == data.size()) return true;
+  }
+  return false;
+}
+
+// Whether intact records start somewhere in data[from, end) and run to the
+// end of the file. A record cut short by a crash is the last thing in the
+// file; one that seems to run past the end while intact records follow it
+// up to the end had its length damaged. (Requiring the run to reach the
+// end keeps bytes inside the cut-short record itself, which hold user keys,
+// from passing for a following record.)
+bool IntactRecordsAfter(std::string_view data, size_t from) {
+  for (size_t q = from; q + 8 <= data.size(); ++q) {
+    if (RecordsRunToEnd(data, q)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 absl::StatusOr<ManifestContents> ReadManifestRecords(FileSystem* fs,
                                                      const std::string& path) {
   auto file = fs->Open(path, OpenOptions{.read_only = true});
@@ -49,6 +80,18 @@ absl::StatusOr<ManifestContents> ReadManifestRecords(FileSystem* fs,
     const uint32_t crc = crc32c::Unmask(DecodeFixed32(data.data() + pos));
     const uint32_t len = DecodeFixed32(data.data() + pos + 4);
     if (len > data.size() - pos - 8) {
+      // An unfinished append, unless the length is what was damaged: the
+      // bytes that are there still match the checksum (a whole record), or
+      // an intact record follows.
+      const std::string_view rest(data.data() + pos + 8, data.size() - pos - 8);
+      if (crc32c::Value(rest.data(), rest.size()) == crc ||
+          IntactRecordsAfter(data, pos + 1)) {
+        return absl::DataLossError(absl::StrFormat(
+            "%s: record at offset %d claims %d bytes, past the end of the "
+            "file, but its length is damaged (the record or the ones after "
+            "it are intact)",
+            path, pos, len));
+      }
       out.torn_tail = true;
       break;
     }

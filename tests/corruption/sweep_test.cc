@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "cairn/storage/db.h"
 #include "cairn/storage/verify.h"
 #include "cairn/util/coding.h"
@@ -248,6 +249,19 @@ TEST(TornTailTest, FlipInAnUnsyncedRecordCutsTheLogThere) {
       storage::WriteOptions w;
       w.sync = i < kSynced;
       ASSERT_TRUE((*db)->Put(w, key(i), std::string(100, 'a' + i % 26)).ok());
+    }
+    // The WAL makes its spare segment in the background: wait for it, so
+    // that the crash image below holds one.
+    const absl::Time spare_by = absl::Now() + absl::Seconds(30);
+    auto has_spare = [&] {
+      for (const auto& e :
+           std::filesystem::directory_iterator(d.Sub("db/wal"))) {
+        if (e.path().string().ends_with(".spare")) return true;
+      }
+      return false;
+    };
+    while (!has_spare() && absl::Now() < spare_by) {
+      absl::SleepFor(absl::Milliseconds(5));
     }
     CopyDir(d.Sub("db"), d.Sub("crashed"));  // what a process crash leaves
     ASSERT_TRUE((*db)->Close().ok());

@@ -3,6 +3,8 @@
 #include <fstream>
 
 #include "absl/strings/str_format.h"
+#include "cairn/util/coding.h"
+#include "cairn/util/crc32c.h"
 #include "db_test_util.h"
 
 namespace cairn::storage {
@@ -143,6 +145,87 @@ TEST_F(CorruptionTest, CorruptManifestFailsOpenWithDataLoss) {
   auto db = DB::Open(SmallOptions(), dir_.path());
   ASSERT_FALSE(db.ok());
   EXPECT_TRUE(absl::IsDataLoss(db.status())) << db.status();
+}
+
+// The MANIFEST of a filled DB with several records, and the offset of each
+// record (8-byte header: masked CRC32C, length; then the payload).
+std::string ManifestWithRecords(const std::string& dir,
+                                std::vector<uint64_t>* offsets) {
+  std::string manifest;
+  for (const auto& p : FilesEndingWith(dir, "")) {
+    if (p.find("MANIFEST-") != std::string::npos) manifest = p;
+  }
+  std::ifstream in(manifest, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  for (uint64_t pos = 0; pos + 8 <= data.size();) {
+    offsets->push_back(pos);
+    pos += 8 + DecodeFixed32(data.data() + pos + 4);
+  }
+  return manifest;
+}
+
+void MakeSeveralManifestRecords(const std::string& dir) {
+  auto db = DB::Open(SmallOptions(), dir);
+  ASSERT_TRUE(db.ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE((*db)->Put({}, "x" + std::to_string(i), "y").ok());
+    ASSERT_TRUE((*db)->Flush().ok());
+  }
+}
+
+// A damaged length that points past the end of the file must not pass for
+// an unfinished append: that would drop every later edit without a word.
+TEST_F(CorruptionTest, DamagedLengthOfAManifestRecordIsDataLoss) {
+  Fill();
+  MakeSeveralManifestRecords(dir_.path());
+  std::vector<uint64_t> offsets;
+  const std::string manifest = ManifestWithRecords(dir_.path(), &offsets);
+  ASSERT_GE(offsets.size(), 3u);
+  // The length's top byte: a middle record, then the last one (whose bytes
+  // still match its checksum).
+  for (uint64_t at : {offsets[1], offsets.back()}) {
+    TempDir copy;
+    std::filesystem::copy(
+        dir_.path(), copy.path(),
+        std::filesystem::copy_options::recursive |
+            std::filesystem::copy_options::overwrite_existing);
+    const std::string m =
+        copy.path() + "/" + std::filesystem::path(manifest).filename().string();
+    FlipByte(m, at + 7);
+    auto db = DB::Open(SmallOptions(), copy.path());
+    ASSERT_FALSE(db.ok()) << "record at " << at;
+    EXPECT_TRUE(absl::IsDataLoss(db.status())) << db.status();
+    EXPECT_NE(db.status().message().find("length is damaged"),
+              std::string::npos)
+        << db.status();
+  }
+}
+
+// What a crash during an append leaves (a header and part of the payload at
+// the end of the file) is dropped, and the DB opens with all its data.
+TEST_F(CorruptionTest, ManifestRecordCutShortAtTheEndIsDropped) {
+  Fill();
+  MakeSeveralManifestRecords(dir_.path());
+  std::vector<uint64_t> offsets;
+  const std::string manifest = ManifestWithRecords(dir_.path(), &offsets);
+  {
+    std::string partial(8, '\0');
+    const std::string payload(100, '\x5a');
+    EncodeFixed32(partial.data(),
+                  crc32c::Mask(crc32c::Value(payload.data(), payload.size())));
+    EncodeFixed32(partial.data() + 4, static_cast<uint32_t>(payload.size()));
+    partial.append(payload.substr(0, 37));
+    std::ofstream out(manifest, std::ios::binary | std::ios::app);
+    out << partial;
+  }
+  auto db = DB::Open(SmallOptions(), dir_.path());
+  ASSERT_TRUE(db.ok()) << db.status();
+  for (int i = 0; i < 2000; i += 97) {
+    auto g = (*db)->Get({}, Key(i));
+    ASSERT_TRUE(g.ok()) << Key(i) << ": " << g.status();
+    EXPECT_EQ(g->value, Value(i));
+  }
 }
 
 TEST_F(CorruptionTest, GarbledCurrentIsDataLoss) {
