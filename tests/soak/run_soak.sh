@@ -160,6 +160,30 @@ print(json.loads(lines[-1])[sys.argv[1]])' "$1"
 last_seq() {
   "$CAIRN" stats --json --endpoint="$ENDPOINT" | json_field last_seq || echo 0
 }
+# stats_mib: "block cache, memtables (active + immutable), WAL" in MiB, from
+# Admin.Stats: what cairnd's memory and mapped pages are expected to follow.
+stats_mib() {
+  "$CAIRN" stats --json --endpoint="$ENDPOINT" | python3 -c 'import json,sys
+s=json.load(sys.stdin); m=lambda v: "%.1f" % (v / 1048576)
+print(m(s["block_cache_usage"]), m(s["memtable_bytes"] + s["immutable_bytes"]), m(s["wal_bytes"]))' ||
+    echo "? ? ?"
+}
+# ack SEQ: acknowledges SEQ for soak-0 (a new connection each time; up to 3
+# tries); counts the failed tries in ACK_FAILURES, and in ACKS_LOST when all
+# three failed.
+ACK_FAILURES=0
+ACKS_LOST=0
+ack() {
+
+  for _ in 1 2 3; do
+    if "$CAIRN" ack --endpoint="$ENDPOINT" soak-0 "$1" >/dev/null \
+         2>>"$WORK/ack.err"; then
+      return 0
+    fi
+    ACK_FAILURES=$(( ACK_FAILURES + 1 ))
+  done
+  ACKS_LOST=$(( ACKS_LOST + 1 ))
+}
 # named_consumer FIELD: FIELD (acked_seq, lag_seqs) of consumer soak-0.
 named_consumer() {
   "$CAIRN" consumers --json --endpoint="$ENDPOINT" | python3 -c 'import json,sys
@@ -220,7 +244,7 @@ echo "# probe: $max_ops ops/s at $INFLIGHT in flight ($probe_errors errors);" \
 
 # 3. The intervals.
 SAMPLES=$WORK/samples.tsv
-printf 'interval\tvmrss_kib\trssanon_kib\tfds\tstalls\tstall_s\trejected\tlast_seq\tlag_seqs\tnamed_lag\tloadavg1\n' >"$SAMPLES"
+printf 'interval\tvmrss_kib\trssanon_kib\tfds\tstalls\tstall_s\trejected\tlast_seq\tlag_seqs\tnamed_lag\tloadavg1\tcache_mib\tmemtables_mib\twal_mib\n' >"$SAMPLES"
 : >"$WORK/intervals.jsonl"
 alive=1
 for n in $(seq 1 "$INTERVALS"); do
@@ -237,19 +261,19 @@ for n in $(seq 1 "$INTERVALS"); do
     kill -0 "${CONSUMER_PIDS[$i]}" 2>/dev/null || alive=0
     c=$(consumer_seq "$i")
     if (( last - c > lag )); then lag=$(( last - c )); fi
-    if (( i == 0 && c > 0 )); then
-      "$CAIRN" ack --endpoint="$ENDPOINT" soak-0 "$c" >/dev/null || alive=0
-    fi
+    if (( i == 0 && c > 0 )); then ack "$c"; fi
   done
   # The named consumer's lag as the server reports it, right after its ack.
   named_lag=$(named_consumer lag_seqs)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" \
+  read -r cache_mib memtables_mib wal_mib < <(stats_mib)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" \
     "$(status_kib VmRSS)" "$(status_kib RssAnon)" \
     "$(ls "/proc/$CAIRND_PID/fd" | wc -l)" \
     "$(metric_sum cairn_write_stalls_total)" \
     "$(metric_sum cairn_write_stall_seconds_total)" \
     "$(metric_sum cairn_writes_rejected_total)" \
-    "$last" "$lag" "$named_lag" "$(cut -d' ' -f1 /proc/loadavg)" >>"$SAMPLES"
+    "$last" "$lag" "$named_lag" "$(cut -d' ' -f1 /proc/loadavg)" \
+    "$cache_mib" "$memtables_mib" "$wal_mib" >>"$SAMPLES"
   tail -n 1 "$WORK/intervals.jsonl" | python3 -c 'import json,sys
 r=json.loads(sys.stdin.read())
 print("# interval %s: %.0f ops/s p99 %.0f us errors %d" % (sys.argv[1], r["ops_per_s"], r["p99_us"], r["errors"]))' "$n"
@@ -269,8 +293,7 @@ while (( $(date +%s) < deadline )); do
   sleep 0.2
 done
 catchup_s=$(python3 -c "import time; print('%.1f' % (time.time() - $catchup_start))")
-"$CAIRN" ack --endpoint="$ENDPOINT" soak-0 "$(consumer_seq 0)" >/dev/null ||
-  true
+ack "$(consumer_seq 0)"
 named_final=$(named_consumer acked_seq)
 stop_consumers
 stop_server
@@ -290,26 +313,27 @@ done
 python3 - "$WORK/intervals.jsonl" "$SAMPLES" "$RATE" "$max_ops" "$probe_errors" \
   "$RSS_GROWTH_MAX_MIB" "$P99_FACTOR" "$OPS_SPREAD_PCT" "$caught_up" \
   "$catchup_s" "$alive" "${SERVER_EXIT:-?}" "$gaps" "$named_final" \
-  "$final_seq" "$INTERVAL" <<'PY'
+  "$final_seq" "$INTERVAL" "$ACK_FAILURES" "$ACKS_LOST" <<'PY'
 import json, statistics, sys
 (intervals_path, samples_path, rate, max_ops, probe_errors, rss_max, p99_factor,
  ops_spread_pct, caught_up, catchup_s, alive, server_exit, gaps, named_final,
- final_seq, interval) = sys.argv[1:]
+ final_seq, interval, ack_failures, acks_lost) = sys.argv[1:]
 runs = [json.loads(l) for l in open(intervals_path) if l.startswith("{")]
 rows = [l.rstrip("\n").split("\t") for l in open(samples_path)][1:]
 samples = {int(r[0]): r for r in rows}
 print()
 print("| interval | ops/s | p50 µs | p99 µs | p999 µs | errors | VmRSS MiB "
-      "| RssAnon MiB | fds | stalls | stall s | tail lag (seqs) | load 1m |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+      "| RssAnon MiB | cache / memtables / WAL MiB | fds | stalls | stall s "
+      "| tail lag (seqs) | load 1m |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for n, r in enumerate(runs, 1):
     s = samples.get(n)
     mib = lambda kib: "%.1f" % (int(kib) / 1024) if kib else "?"
-    print("| %d (%d-%ds) | %.0f | %.0f | %.0f | %.0f | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+    print("| %d (%d-%ds) | %.0f | %.0f | %.0f | %.0f | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
         n, (n - 1) * int(interval), n * int(interval), r["ops_per_s"],
         r["p50_us"], r["p99_us"], r["p999_us"], r["errors"],
         mib(s[1]) if s else "?", mib(s[2]) if s else "?",
-        s[3] if s else "?", s[4] if s else "?", s[5] if s else "?",
+        " / ".join(s[11:14]) if s else "?", s[3] if s else "?", s[4] if s else "?", s[5] if s else "?",
         (s[8] + " (named " + s[9] + ")") if s else "?", s[10] if s else "?"))
 checks = []
 def check(ok, what):
@@ -347,7 +371,10 @@ check(caught_up == "1" and not gaps,
           final_seq, catchup_s + " s", ("; " + gaps) if gaps else ""))
 check(alive == "1" and server_exit == "0",
       "cairnd and the consumers ran throughout; cairnd exited %s" % server_exit)
-print("named consumer soak-0 acknowledged %s of %s" % (named_final, final_seq))
+check(acks_lost == "0",
+      "named consumer soak-0 acknowledged %s of %s; acks lost after 3 tries: %s "
+      "(failed tries: %s, new connection each)" % (
+          named_final, final_seq, acks_lost, ack_failures))
 stall_total = rows[-1][4] if rows else "?"
 print("write stalls %s (%s s), rejected writes %s; fds %s -> %s" % (
     stall_total, rows[-1][5] if rows else "?", rows[-1][6] if rows else "?",
