@@ -214,6 +214,10 @@ absl::Status VersionSet::SetCurrentFile(FileSystem* fs, const std::string& dir,
     if (s.ok()) s = (*file)->Close();
     if (!s.ok()) return s;
   }
+  // The new MANIFEST's directory entry must be durable before CURRENT may
+  // name it: a power loss right after the rename must not leave a CURRENT
+  // that names a file that is gone.
+  if (absl::Status s = fs->SyncDir(dir); !s.ok()) return s;
   absl::Status s = fs->Rename(tmp, CurrentFileName(dir));
   if (s.ok()) {
     *renamed = true;
