@@ -14,10 +14,11 @@
 # prints a table (interval, ops/s, p50/p99/p999 in µs, errors, RSS, fds,
 # stalls, tail lag) and a verdict, and exits non-zero if a check failed:
 #   - no request failed (every interval, and the probe);
-#   - throughput stayed flat: every interval's ops/s within OPS_SPREAD_PCT
-#     (10) % of the median interval's (the share of the target reached is
-#     printed: `cairn bench --rate` spends client CPU on pacing, so on a small
-#     machine it may fall short of a target near the maximum);
+#   - only with OPS_SPREAD_PCT set (e.g. 10, on a machine of its own): every
+#     interval's ops/s within that % of the median interval's. Otherwise the
+#     spread is printed, not judged: on a shared machine the rate follows the
+#     other processes' load, and `cairn bench --rate` spends client CPU on
+#     pacing, so it may fall short of a target near the maximum;
 #   - RssAnon (cairnd's heap) grew by at most RSS_GROWTH_MAX_MIB (64) MiB
 #     from the end of the 2nd interval to the end of the last (VmRSS also
 #     counts the mapped WAL and SST pages the page cache holds; it is shown,
@@ -37,7 +38,7 @@
 # LOAD_PCT of the probe), CONSUMERS (2), INFLIGHT (64), CHANNELS (4), KEYS
 # (100000), VALUE_BYTES (100), READ_RATIO (0.9), DURABILITY (sync: every Put
 # is fdatasync'ed, shared by its commit group), CAIRND_FLAGS (extra flags),
-# RSS_GROWTH_MAX_MIB (64), P99_FACTOR (2), OPS_SPREAD_PCT (10), CATCHUP_SECONDS
+# RSS_GROWTH_MAX_MIB (64), P99_FACTOR (2), OPS_SPREAD_PCT (unset), CATCHUP_SECONDS
 # (60), RESULTS_DIR (where to copy the raw results; default: not kept).
 set -euo pipefail
 
@@ -61,7 +62,7 @@ DURABILITY=${DURABILITY:-sync}
 CAIRND_FLAGS=${CAIRND_FLAGS:-}
 RSS_GROWTH_MAX_MIB=${RSS_GROWTH_MAX_MIB:-64}
 P99_FACTOR=${P99_FACTOR:-2}
-OPS_SPREAD_PCT=${OPS_SPREAD_PCT:-10}
+OPS_SPREAD_PCT=${OPS_SPREAD_PCT:-}
 CATCHUP_SECONDS=${CATCHUP_SECONDS:-60}
 RESULTS_DIR=${RESULTS_DIR:-}
 
@@ -113,7 +114,8 @@ cleanup() {
   stop_server
   if [[ -n $RESULTS_DIR ]]; then
     mkdir -p "$RESULTS_DIR"
-    cp "$WORK"/*.jsonl "$WORK"/*.tsv "$WORK"/cairnd.log "$RESULTS_DIR"/ \
+    cp "$WORK"/*.jsonl "$WORK"/*.tsv "$WORK"/*.err "$WORK"/cairnd.log \
+      "$RESULTS_DIR"/ \
       2>/dev/null || true
   fi
   rm -rf "$WORK"
@@ -174,7 +176,6 @@ print(m(s["block_cache_usage"]), m(s["memtable_bytes"] + s["immutable_bytes"]), 
 ACK_FAILURES=0
 ACKS_LOST=0
 ack() {
-
   for _ in 1 2 3; do
     if "$CAIRN" ack --endpoint="$ENDPOINT" soak-0 "$1" >/dev/null \
          2>>"$WORK/ack.err"; then
@@ -345,12 +346,15 @@ first = next((r["first_error"] for r in runs if r["errors"]), "")
 check(errors == 0, "errors: %d%s" % (errors, (" (first: %s)" % first) if first else ""))
 ops = [r["ops_per_s"] for r in runs]
 ops_median = statistics.median(ops)
-off = [n for n, o in enumerate(ops, 1)
-       if abs(o - ops_median) > ops_median * float(ops_spread_pct) / 100]
-check(not off, "throughput flat: every interval within %s%% of the median %.0f ops/s "
-      "(%.0f%% of the target %s)%s" % (
-          ops_spread_pct, ops_median, 100 * ops_median / float(rate), rate,
-          (" (not: %s)" % off) if off else ""))
+spread = "ops/s median %.0f (%.0f%% of the target %s), min %.0f, max %.0f" % (
+    ops_median, 100 * ops_median / float(rate), rate, min(ops), max(ops))
+if ops_spread_pct:
+    off = [n for n, o in enumerate(ops, 1)
+           if abs(o - ops_median) > ops_median * float(ops_spread_pct) / 100]
+    check(not off, "throughput flat within %s%%: %s%s" % (
+        ops_spread_pct, spread, (" (not: %s)" % off) if off else ""))
+else:
+    print("NOTE %s (not judged; OPS_SPREAD_PCT unset)" % spread)
 if len(rows) >= 2:
     second, last = int(rows[1][2]), int(rows[-1][2])
     growth = (last - second) / 1024
