@@ -94,7 +94,8 @@ int RunTail(const Args& args) {
        "(--from-now, the default), at --from-seq N, or where the named\n"
        "--consumer left off (its last acknowledged sequence + 1; a new\n"
        "consumer starts at the next commit). With --ack, each printed event\n"
-       "is acknowledged for the consumer after it is written out, so a\n"
+       "is acknowledged for the consumer after it is written out (at most\n"
+       "every --ack-interval, when caught up, and at exit), so a\n"
        "later run resumes after it. Reconnects by itself if the stream\n"
        "breaks. Runs until interrupted, --count events, or --for elapsed.",
        "  cairn tail --prefix user/\n"
@@ -114,6 +115,7 @@ int RunTail(const Args& args) {
   bool ack = false;
   bool keys_only = false;
   absl::Duration run_for = absl::ZeroDuration();
+  absl::Duration ack_interval = absl::Milliseconds(200);
   ctx.flags().String("prefix", &prefix, "only keys starting with this");
   ctx.flags().String("start", &start, "only keys >= this");
   ctx.flags().String("end", &end, "only keys < this");
@@ -126,6 +128,9 @@ int RunTail(const Args& args) {
                      "named consumer: resume after its acknowledged sequence");
   ctx.flags().Bool("ack", &ack,
                    "acknowledge each event for --consumer once printed");
+  ctx.flags().Duration("ack-interval", &ack_interval,
+                       "with --ack: acknowledge at most this often (and when "
+                       "caught up, and at exit); 0 = after every response");
   ctx.flags().Int("count", &count, "exit after printing this many events");
   ctx.flags().Duration("for", &run_for,
                        "exit after this long (like 30s); 0 = no limit");
@@ -174,11 +179,26 @@ int RunTail(const Args& args) {
   std::optional<TailTimer> timer;
   if (run_for > absl::ZeroDuration()) timer.emplace(tail.get(), run_for);
 
+  // Acknowledgements: one Ack round trip per response would hold a busy
+  // stream back, so the newest printed sequence is acknowledged at most
+  // every --ack-interval, as soon as the stream is caught up (a response
+  // without events), and before exiting.
+  uint64_t unacked = 0;
+  absl::Time last_ack = absl::InfinitePast();
+  const auto send_ack = [&]() -> absl::Status {
+    if (!ack || unacked == 0) return absl::OkStatus();
+    absl::Status s = tail->Ack(unacked);
+    unacked = 0;
+    last_ack = absl::Now();
+    return s;
+  };
   int64_t printed = 0;
   while (count == 0 || printed < count) {
     absl::StatusOr<client::TailUpdate> update = tail->Next();
     if (!update.ok()) {
       if (timer.has_value() && timer->fired()) break;
+      // What was printed is acknowledged even when the stream failed.
+      send_ack().IgnoreError();
       if (std::optional<uint64_t> earliest =
               client::TailEarliestSeq(update.status())) {
         std::fprintf(stderr,
@@ -198,10 +218,12 @@ int RunTail(const Args& args) {
       ++printed;
     }
     ctx.out().Flush();
-    if (ack && last_seq != 0) {
-      if (absl::Status s = tail->Ack(last_seq); !s.ok()) return ctx.Fail(s);
+    if (last_seq != 0) unacked = last_seq;
+    if (update->events.empty() || absl::Now() - last_ack >= ack_interval) {
+      if (absl::Status s = send_ack(); !s.ok()) return ctx.Fail(s);
     }
   }
+  if (absl::Status s = send_ack(); !s.ok()) return ctx.Fail(s);
   if (count != 0 && printed < count) {
     std::fprintf(
         stderr, "cairn tail: --for elapsed after %lld of %lld events\n",

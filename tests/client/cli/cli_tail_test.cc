@@ -172,6 +172,41 @@ TEST_F(CliTailTest, NamedConsumerAcksAndResumes) {
             0);
 }
 
+// With --ack-interval, a run that ends by --for (the stream caught up, no
+// --count) has acknowledged everything it printed, and a run still going
+// has acknowledged what it printed once it is caught up.
+TEST_F(CliTailTest, AcksAreBatchedButNothingPrintedStaysUnacknowledged) {
+  for (int i = 1; i <= 40; ++i) Expect(0, {"put", absl::StrCat("k", i), "v"});
+  std::unique_ptr<CliProcess> tail =
+      StartCairn({"tail", "--consumer", "batched", "--from-seq", "1", "--ack",
+                  "--ack-interval", "1h", "--for", "20s"});
+  ASSERT_NE(tail, nullptr);
+  // Caught up after 40 events: the acknowledgement follows without waiting
+  // for the interval.
+  const absl::Time by = absl::Now() + absl::Seconds(15);
+  int64_t acked = 0;
+  while (absl::Now() < by && acked != 40) {
+    Struct list = ExpectJson(0, {"consumers"});
+    const auto& consumers = Field(list, "consumers").list_value();
+    if (consumers.values_size() == 1) {
+      acked = Num(consumers.values(0).struct_value(), "acked_seq");
+    }
+    if (acked != 40) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(acked, 40);
+  tail.reset();  // killed
+  // A short run by --for acknowledges at exit.
+  for (int i = 41; i <= 45; ++i) Expect(0, {"put", absl::StrCat("k", i), "v"});
+  CliResult r = Cairn({"tail", "--consumer", "batched", "--ack",
+                       "--ack-interval", "1h", "--for", "1s"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out.rfind("41\tput\tk41\tv\n", 0), 0u) << r;
+  Struct list = ExpectJson(0, {"consumers"});
+  EXPECT_EQ(Num(Field(list, "consumers").list_value().values(0).struct_value(),
+                "acked_seq"),
+            45);
+}
+
 TEST_F(CliTailTest, UsageErrors) {
   const std::vector<std::vector<std::string>> bad = {
       {"tail", "--ack"},
