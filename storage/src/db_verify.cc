@@ -33,19 +33,6 @@ using Severity = VerifyProblem::Severity;
 constexpr uint64_t kNoOffset = VerifyProblem::kNoOffset;
 constexpr size_t kManifestHeaderSize = 8;  // masked crc, length
 
-// Offset just past the last non-zero byte of [from, size), or from.
-uint64_t EndOfNonZero(const char* data, uint64_t from, uint64_t size) {
-  uint64_t end = size;
-  while (end >= from + 8) {
-    uint64_t word;
-    std::memcpy(&word, data + end - 8, 8);
-    if (word != 0) break;
-    end -= 8;
-  }
-  while (end > from && data[end - 1] == 0) --end;
-  return end;
-}
-
 // A WAL directory entry: NNNNNNNNNN.wal or NNNNNNNNNN.spare.
 bool ParseSegmentName(const std::string& name, uint32_t* id, bool* spare) {
   std::string_view digits;

@@ -152,4 +152,17 @@ uint64_t FindValidFrame(const char* data, size_t size, uint64_t from) {
   return 0;
 }
 
+uint64_t EndOfNonZero(const char* data, uint64_t from, uint64_t size) {
+  uint64_t end = size;
+  // Walk back over whole zero words, then bytes.
+  while (end >= from + 8) {
+    uint64_t word;
+    std::memcpy(&word, data + end - 8, 8);
+    if (word != 0) break;
+    end -= 8;
+  }
+  while (end > from && data[end - 1] == 0) --end;
+  return end;
+}
+
 }  // namespace cairn::wal

@@ -13,21 +13,6 @@
 namespace cairn::wal {
 namespace {
 
-// Offset just past the last non-zero byte of [data + from, data + size), or
-// `from` if the range is all zeros.
-uint64_t EndOfNonZero(const char* data, uint64_t from, uint64_t size) {
-  uint64_t end = size;
-  // Walk back over whole zero words, then bytes.
-  while (end >= from + 8) {
-    uint64_t word;
-    std::memcpy(&word, data + end - 8, 8);
-    if (word != 0) break;
-    end -= 8;
-  }
-  while (end > from && data[end - 1] == 0) --end;
-  return end;
-}
-
 // Where a segment's records start: its header says so, unless it was
 // activated from a spare and its header never reached the disk; then its
 // first frame does. 0 if neither tells.

@@ -143,6 +143,10 @@ ScanResult ScanFrames(const char* data, size_t size, uint64_t offset,
 // segment header, never a frame).
 uint64_t FindValidFrame(const char* data, size_t size, uint64_t from);
 
+// Offset just past the last non-zero byte of [data + from, data + size), or
+// `from` if the range is all zeros (where a segment's written bytes end).
+uint64_t EndOfNonZero(const char* data, uint64_t from, uint64_t size);
+
 template <typename F>
 ScanResult ScanFrames(const char* data, size_t size, uint64_t offset,
                       uint64_t expected_seq, F&& on_record) {
