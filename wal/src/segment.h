@@ -40,8 +40,6 @@ namespace cairn::wal {
 std::string SegmentFileName(uint32_t id);
 // File name of a spare segment, created ahead of need: ".spare".
 std::string SpareFileName(uint32_t id);
-// Parses a segment or spare file name; false for any other name.
-bool ParseSegmentFileName(std::string_view name, uint32_t* id, bool* spare);
 
 class Segment {
  public:

@@ -143,6 +143,10 @@ ScanResult ScanFrames(const char* data, size_t size, uint64_t offset,
 // segment header, never a frame).
 uint64_t FindValidFrame(const char* data, size_t size, uint64_t from);
 
+// Parses a segment file name (ten decimal digits and ".wal") or a spare's
+// (".spare"); false for any other name.
+bool ParseSegmentFileName(std::string_view name, uint32_t* id, bool* spare);
+
 // Offset just past the last non-zero byte of [data + from, data + size), or
 // `from` if the range is all zeros (where a segment's written bytes end).
 uint64_t EndOfNonZero(const char* data, uint64_t from, uint64_t size);
