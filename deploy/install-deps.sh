@@ -17,7 +17,7 @@ build_pkgs=(
 test_pkgs=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang libclang-rt-dev
-  python3-grpcio python3-grpc-tools
+  python3-grpcio python3-grpc-tools python3-yaml
   openssl prometheus
 )
 
