@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <string_view>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -13,9 +15,11 @@
 #include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "string_view_bridge.h"
 #include "toml++/toml.h"
 #include "version.h"
@@ -62,7 +66,20 @@ bool AbslParseFlag(absl::string_view text, ByteSize* out, std::string* error) {
   return true;
 }
 
-std::string AbslUnparseFlag(ByteSize b) { return absl::StrCat(b.bytes); }
+// The largest binary unit that divides the count exactly: 64MiB, not
+// 67108864 (so --help shows defaults as a config file would write them).
+std::string AbslUnparseFlag(ByteSize b) {
+  static constexpr std::pair<const char*, int> kUnits[] = {
+      {"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}};
+  if (b.bytes != 0) {
+    for (const auto& [suffix, shift] : kUnits) {
+      if (b.bytes % (uint64_t{1} << shift) == 0) {
+        return absl::StrCat(b.bytes >> shift, suffix);
+      }
+    }
+  }
+  return absl::StrCat(b.bytes);
+}
 
 }  // namespace cairn::server
 
@@ -416,8 +433,78 @@ void SetUpUsage() {
   absl::SetProgramUsageMessage(
       "cairnd: the Cairn key-value database server.\n\n"
       "Usage: cairnd [--flag=value ...]\n"
-      "Every flag can also be set in the TOML file named by --config, with "
-      "the flag's name as the key; the command line overrides the file.");
+      "       cairnd --verify --data_dir=DIR\n\n"
+      "Every flag can also be set in the TOML file named by --config, with\n"
+      "the flag's name as the key; the command line overrides the file.\n"
+      "Names may be written with dashes or underscores (--replica-of).\n"
+      "Sizes: 4096, 64KiB, 16MiB, 1GiB. Durations: 500ms, 10s, 5m, 168h.");
+}
+
+// cairnd's own flags (those defined in this file), sorted by name.
+std::vector<absl::CommandLineFlag*> ServerFlags() {
+  std::vector<absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (flag->Filename().find("server/src/config.cc") != std::string::npos) {
+      flags.push_back(flag);
+    }
+  }
+  std::sort(flags.begin(), flags.end(),
+            [](const auto* a, const auto* b) { return a->Name() < b->Name(); });
+  return flags;
+}
+
+// Appends `text` to `out`, wrapped at 79 columns, each line indented by
+// `indent` spaces.
+void AppendWrapped(const std::string& text, int indent, std::string* out) {
+  constexpr size_t kWidth = 79;
+  const std::string pad(indent, ' ');
+  std::string line = pad;
+  for (const std::string& word :
+       std::vector<std::string>(absl::StrSplit(text, ' ', absl::SkipEmpty()))) {
+    if (line.size() > pad.size() && line.size() + 1 + word.size() > kWidth) {
+      absl::StrAppend(out, line, "\n");
+      line = pad;
+    }
+    if (line.size() > pad.size()) line.push_back(' ');
+    absl::StrAppend(&line, word);
+  }
+  if (line.size() > pad.size()) absl::StrAppend(out, line, "\n");
+}
+
+// The --help text: usage, then every flag with its help and default, or
+// only the flags whose name or help contains `filter`.
+std::string HelpText(const std::string& filter) {
+  std::string out =
+      absl::StrCat(absl::ProgramUsageMessage(), "\n\nFlags",
+                   filter.empty() ? "" : " matching ", filter, ":\n");
+  for (const absl::CommandLineFlag* flag : ServerFlags()) {
+    const std::string name(flag->Name());
+    const std::string help = flag->Help();
+    if (!filter.empty() && !absl::StrContains(name, filter) &&
+        !absl::StrContains(help, filter)) {
+      continue;
+    }
+    std::string def = flag->DefaultValue();
+    if (def.empty()) def = "\"\"";
+    absl::StrAppend(&out, "  --", name, "  (default: ", def, ")\n");
+    AppendWrapped(help, 6, &out);
+  }
+  return out;
+}
+
+// If argv asks for help (--help, -h, --helpfull, --helpshort or
+// --help=SUBSTRING before any "--"), the filter it gives ("" for all).
+std::optional<std::string> HelpRequest(const std::vector<std::string>& args) {
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string a = args[i];
+    if (a == "--") break;
+    if (a.rfind("--", 0) == 0) a.erase(0, 1);
+    if (a == "-h" || a == "-help" || a == "-helpfull" || a == "-helpshort") {
+      return std::string();
+    }
+    if (a.rfind("-help=", 0) == 0) return a.substr(6);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -427,11 +514,6 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   static std::once_flag usage_once;
   std::call_once(usage_once, SetUpUsage);
 
-  std::string config_path = FindConfigArg(argc, argv);
-  if (!config_path.empty()) {
-    absl::Status s = ApplyConfigFile(config_path);
-    if (!s.ok()) return s;
-  }
   // Flag names may be written with dashes (--replica-of) as well as
   // underscores (--replica_of).
   std::vector<std::string> args(argv, argv + argc);
@@ -442,6 +524,17 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
     const size_t name_start = a[1] == '-' ? 2 : 1;
     const size_t name_end = std::min(a.find('='), a.size());
     std::replace(a.begin() + name_start, a.begin() + name_end, '-', '_');
+  }
+  // absl's own --help handling exits with status 1; asking for help is not
+  // an error.
+  if (std::optional<std::string> filter = HelpRequest(args)) {
+    fputs(HelpText(*filter).c_str(), stdout);
+    std::exit(0);
+  }
+  std::string config_path = FindConfigArg(argc, argv);
+  if (!config_path.empty()) {
+    absl::Status s = ApplyConfigFile(config_path);
+    if (!s.ok()) return s;
   }
   std::vector<char*> arg_ptrs;
   for (std::string& a : args) arg_ptrs.push_back(a.data());

@@ -2,8 +2,10 @@
 //
 // Signals: the first SIGTERM or SIGINT starts a graceful shutdown (see
 // server.h); a second one during it exits at once (status 1). Under systemd
-// (NOTIFY_SOCKET set) it sends READY=1 once serving, STOPPING=1 when the
-// shutdown begins, and WATCHDOG=1 at half the watchdog interval.
+// (NOTIFY_SOCKET set) it reports through sd_notify (systemd_notifier.h):
+// READY=1 once serving, STOPPING=1 when the shutdown begins, STATUS= lines,
+// and WATCHDOG=1 at half the watchdog interval while its housekeeping thread
+// is alive.
 // Exit status: 0 after a clean shutdown, 1 if the engine failed to close
 // cleanly, 2 on a bad configuration or a failed start.
 //
@@ -13,18 +15,19 @@
 // 1 on corruption, 2 if DIR holds no database or a running cairnd has it
 // open (verify refuses rather than read files that change under it).
 #include <signal.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cairn/storage/verify.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "systemd_notifier.h"
 
 namespace {
 
@@ -42,10 +45,9 @@ int Verify(const cairn::server::ServerConfig& config) {
   return report->corrupt() ? 1 : 0;
 }
 
-void Notify(const char* state) {
-  // A no-op without NOTIFY_SOCKET.
-  sd_notify(0, state);
-}
+// The housekeeping thread beats once a second; this much silence means
+// cairnd is wedged.
+constexpr absl::Duration kWedgedAfter = absl::Seconds(5);
 
 }  // namespace
 
@@ -68,6 +70,12 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  cairn::server::SystemdNotifier systemd;
+  systemd.Starting(absl::StrCat(
+      "opening the database in ", config->data_dir,
+      config->replica.primary.empty()
+          ? ""
+          : absl::StrCat(" (replica of ", config->replica.primary, ")")));
   absl::StatusOr<std::unique_ptr<cairn::server::Server>> server =
       cairn::server::Server::Start(*config);
   if (!server.ok()) {
@@ -75,25 +83,59 @@ int main(int argc, char** argv) {
         "start failed", {{"error", std::string(server.status().message())}});
     return 2;
   }
-  Notify("READY=1");
+  const std::string serving = absl::StrCat(
+      "serving gRPC on ", config->listen,
+      config->metrics_listen.empty()
+          ? ""
+          : absl::StrCat(", metrics on ", config->metrics_listen),
+      config->replica.primary.empty()
+          ? ""
+          : absl::StrCat(", replica of ", config->replica.primary));
+  systemd.Ready(serving);
 
-  uint64_t watchdog_usec = 0;
-  bool watchdog =
-      sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
-  timespec tick{1, 0};
-  if (watchdog) {
-    uint64_t half = watchdog_usec / 2;
-    tick.tv_sec = static_cast<time_t>(half / 1000000);
-    tick.tv_nsec = static_cast<long>((half % 1000000) * 1000);
-  }
+  // The main thread waits for a signal. Under a systemd watchdog it wakes at
+  // half the interval and pets the watchdog, but only while the server's
+  // housekeeping thread keeps beating: a wedged engine (a stuck lock) stops
+  // the pings, and systemd restarts cairnd.
+  const absl::Duration watchdog = systemd.watchdog_interval();
+  const absl::Duration tick =
+      watchdog > absl::ZeroDuration() ? watchdog / 2 : absl::Seconds(1);
+  const timespec tick_ts = absl::ToTimespec(tick);
+  bool wedged = false;
+  bool read_only = false;
   int sig = 0;
   for (;;) {
-    sig = sigtimedwait(&signals, nullptr, &tick);
+    sig = sigtimedwait(&signals, nullptr, &tick_ts);
     if (sig > 0) break;
-    if (watchdog) Notify("WATCHDOG=1");
+    const absl::Duration since_beat = absl::Now() - (*server)->LastHeartbeat();
+    if (since_beat > kWedgedAfter) {
+      if (!wedged) {
+        cairn::server::LogError(
+            "housekeeping has stalled; not petting the systemd watchdog",
+            {{"since", absl::FormatDuration(since_beat)}});
+        systemd.Status("wedged: housekeeping has stalled");
+        wedged = true;
+      }
+      continue;
+    }
+    if (wedged) {
+      cairn::server::LogInfo("housekeeping runs again");
+      systemd.Status(serving);
+      wedged = false;
+    }
+    if (!read_only && (*server)->EngineReadOnly()) {
+      systemd.Status(
+          "engine read-only after a background error (see log); "
+          "reads are served");
+      read_only = true;
+    }
+    if (watchdog > absl::ZeroDuration()) systemd.Watchdog();
   }
   cairn::server::LogInfo("signal received", {{"signal", strsignal(sig)}});
-  Notify("STOPPING=1");
+  systemd.Stopping(
+      config->shutdown_grace,
+      absl::StrCat("draining calls (grace ",
+                   absl::FormatDuration(config->shutdown_grace), ")"));
 
   // A second signal forces the exit while the drain runs.
   std::thread forcer([&signals] {

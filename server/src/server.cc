@@ -1,5 +1,7 @@
 #include "server.h"
 
+#include <pthread.h>
+
 #include <filesystem>
 
 #include "absl/strings/match.h"
@@ -246,7 +248,11 @@ absl::Status Server::Init() {
     }
     http_ = std::move(*http);
   }
-  housekeeping_ = std::thread([this] { Housekeeping(); });
+  heartbeat_unix_nanos_.store(absl::ToUnixNanos(absl::Now()));
+  housekeeping_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "cairn-housekeep");
+    Housekeeping();
+  });
   LogInfo("serving",
           {{"version", kCairnVersion},
            {"listen", config_.listen},
@@ -268,8 +274,11 @@ void Server::Housekeeping() {
     if (!stopping_.load()) {
       ReportEngineErrorState(db_.get(), metrics_.get(), grpc_.get());
     }
+    heartbeat_unix_nanos_.store(absl::ToUnixNanos(absl::Now()));
   }
 }
+
+bool Server::EngineReadOnly() const { return metrics_->engine_read_only(); }
 
 absl::Status Server::Shutdown() {
   if (shut_down_) return absl::OkStatus();

@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "cairn/storage/db.h"
 #include "config.h"
 #include "grpcpp/grpcpp.h"
@@ -51,6 +52,16 @@ class Server {
 
   int grpc_port() const { return port_; }
 
+  // When the housekeeping thread last completed a round (once a second: it
+  // expires snapshots and asks the engine for its error state, which takes
+  // the engine's mutex). A heartbeat older than a few seconds means cairnd
+  // is wedged; main() then stops petting the systemd watchdog.
+  absl::Time LastHeartbeat() const {
+    return absl::FromUnixNanos(heartbeat_unix_nanos_.load());
+  }
+  // True once the engine went read-only after a background error.
+  bool EngineReadOnly() const;
+
  private:
   explicit Server(const ServerConfig& config);
   absl::Status Init();
@@ -73,6 +84,7 @@ class Server {
   int port_ = 0;
 
   std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> heartbeat_unix_nanos_{0};
   bool shut_down_ = false;
   absl::Notification stop_housekeeping_;
   std::thread housekeeping_;
