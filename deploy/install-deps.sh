@@ -18,7 +18,7 @@ test_pkgs=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang libclang-rt-dev
   python3-grpcio python3-grpc-tools python3-yaml
-  openssl prometheus
+  openssl prometheus strace
 )
 
 # Node.js and npm run the client/examples/node test. They are checked by
