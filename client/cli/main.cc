@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "commands.h"
 #include "exit_code.h"
@@ -159,7 +160,12 @@ int Main(const Args& all) {
   }
   const Subcommand* c = Find(name);
   if (c == nullptr) return UnknownCommand(name);
-  rest.insert(rest.begin(), hoisted.begin(), hoisted.end());
+  // "snapshot" takes a subcommand word first ("snapshot acquire"): the
+  // hoisted flags go after it.
+  const bool has_subcommand = name == "snapshot" && !rest.empty() &&
+                              !absl::StartsWith(rest[0], "-");
+  rest.insert(rest.begin() + (has_subcommand ? 1 : 0), hoisted.begin(),
+              hoisted.end());
   return c->run(rest);
 }
 

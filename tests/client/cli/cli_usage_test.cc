@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli_test_util.h"
@@ -163,6 +165,15 @@ TEST_F(CliEnvTest, EndpointFromEnvironmentOrFlag) {
   r = RunCli({"--endpoint=" + server_->address(), "--json", "get", "k"}, wrong);
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(Str(Json(r.out), "value"), "v");
+  // A command with a subcommand word: the flags go after it.
+  r = RunCli({"--endpoint", server_->address(), "snapshot", "acquire"}, wrong);
+  EXPECT_EQ(r.exit_code, 0) << r;
+  uint64_t seq = 0;
+  EXPECT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(r.out), &seq)) << r;
+  r = RunCli({"--endpoint=" + server_->address(), "snapshot", "release",
+              absl::StrCat(seq)},
+             wrong);
+  EXPECT_EQ(r.exit_code, 0) << r;
 }
 
 TEST_F(CliEnvTest, TimeoutFromEnvironment) {
