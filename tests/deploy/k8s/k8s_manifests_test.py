@@ -1256,8 +1256,22 @@ def main():
     parser.add_argument("--cairnd", default="")
     parser.add_argument("--mode", choices=["static", "run", "all"],
                         default="all")
+    parser.add_argument("--dump_json", default="",
+                        help="write the objects every kustomization builds "
+                        "(each once) to this JSON file and exit")
     ARGS, rest = parser.parse_known_args()
     MODEL = Model(ARGS.k8s_dir)
+    if ARGS.dump_json:
+        objs, seen = [], set()
+        for build in MODEL.builds.values():
+            for o in build:
+                key = (o["apiVersion"], o["kind"], o["metadata"]["name"])
+                if key not in seen:
+                    seen.add(key)
+                    objs.append(o)
+        with open(ARGS.dump_json, "w") as f:
+            json.dump(objs, f, indent=1)
+        return 1 if MODEL.errors else 0
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
     if ARGS.mode in ("static", "all"):
