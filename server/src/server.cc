@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <pthread.h>
+#include <sys/statvfs.h>
 
 #include <filesystem>
 
@@ -30,6 +31,37 @@ namespace cairn::server {
 namespace {
 
 // The replica series (docs/metrics.md, "Read replicas").
+// Space on the data dir's file system, read at scrape time, and the
+// --min_free_disk_bytes threshold below which writes are refused: what a
+// disk-full alert compares.
+std::vector<prometheus::MetricFamily> DataDirFamilies(const std::string& dir,
+                                                      uint64_t min_free) {
+  using prometheus::MetricType;
+  auto gauge = [](std::string name, std::string help, double value) {
+    prometheus::ClientMetric m;
+    m.gauge.value = value;
+    return prometheus::MetricFamily{
+        std::move(name), std::move(help), MetricType::Gauge, {m}};
+  };
+  std::vector<prometheus::MetricFamily> out;
+  struct statvfs st;
+  if (statvfs(dir.c_str(), &st) == 0) {
+    const double unit = static_cast<double>(st.f_frsize);
+    out.push_back(gauge("cairn_data_dir_free_bytes",
+                        "bytes available to cairnd on the data dir's file "
+                        "system",
+                        static_cast<double>(st.f_bavail) * unit));
+    out.push_back(gauge("cairn_data_dir_size_bytes",
+                        "size of the data dir's file system",
+                        static_cast<double>(st.f_blocks) * unit));
+  }
+  out.push_back(gauge("cairn_min_free_disk_bytes",
+                      "writes are refused below this much free space "
+                      "(--min_free_disk_bytes; 0 = never)",
+                      static_cast<double>(min_free)));
+  return out;
+}
+
 std::vector<prometheus::MetricFamily> ReplicaFamilies(
     const ReplicaFollower& follower) {
   const ReplicaStatus s = follower.Status();
@@ -174,6 +206,10 @@ absl::Status Server::Init() {
                              config_.tail.max_consumers);
   if (!consumers.ok()) return consumers.status();
   consumers_ = std::move(*consumers);
+  metrics_->AddCollector(
+      [dir = config_.data_dir, min_free = config_.engine.min_free_disk_bytes] {
+        return DataDirFamilies(dir, min_free);
+      });
   tail_metrics_ = std::make_unique<TailMetrics>(metrics_.get(), db_.get(),
                                                 consumers_.get());
   tail_shared_ = std::make_unique<TailShared>();

@@ -29,6 +29,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cairn/v1/kv.grpc.pb.h"
@@ -312,6 +313,15 @@ TEST_F(DiskFullTest, MinFreeDiskBytesRefusesAndResumes) {
   if (HasFatalFailure()) return;
   EXPECT_EQ(HealthOf(""), HealthCheckResponse::SERVING);
   EXPECT_EQ(Metric("cairn_engine_background_error"), "0");
+  // What an alert sees: the file system's size, free space under the
+  // threshold, and the threshold.
+  EXPECT_EQ(Metric("cairn_data_dir_size_bytes"), absl::StrCat(32 << 20));
+  double free_now = -1;
+  EXPECT_TRUE(absl::SimpleAtod(Metric("cairn_data_dir_free_bytes"), &free_now))
+      << Metric("cairn_data_dir_free_bytes");
+  EXPECT_GE(free_now, 0);
+  EXPECT_LT(free_now, 8 << 20);
+  EXPECT_EQ(Metric("cairn_min_free_disk_bytes"), absl::StrCat(8 << 20));
 
   // More space (the file system grown in place): writes resume, no restart.
   ASSERT_TRUE(tmpfs.Resize(64 << 20)) << std::strerror(errno);

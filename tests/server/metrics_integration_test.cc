@@ -183,6 +183,9 @@ std::map<std::string, std::string> DocumentedFamilies() {
       {"cairn_flushed_sequence", "gauge"},
       {"cairn_snapshots", "gauge"},
       {"cairn_engine_background_error", "gauge"},
+      {"cairn_data_dir_free_bytes", "gauge"},
+      {"cairn_data_dir_size_bytes", "gauge"},
+      {"cairn_min_free_disk_bytes", "gauge"},
       {"grpc_server_started_total", "counter"},
       {"grpc_server_handled_total", "counter"},
       {"grpc_server_handling_seconds", "histogram"},
@@ -358,6 +361,12 @@ TEST(MetricsIntegration, EveryDocumentedFamilyIsExportedAndMovesWithTheServer) {
     EXPECT_EQ(s.Get("cairn_write_stopped"), 0);
     EXPECT_EQ(s.Get("cairn_writes_rejected_total"), 0);
     EXPECT_EQ(s.Get("cairn_engine_background_error"), 0);
+    // The data dir's file system, as statvfs sees it from here.
+    EXPECT_GT(s.Get("cairn_data_dir_size_bytes"), 0);
+    EXPECT_GT(s.Get("cairn_data_dir_free_bytes"), 0);
+    EXPECT_LE(s.Get("cairn_data_dir_free_bytes"),
+              s.Get("cairn_data_dir_size_bytes"));
+    EXPECT_EQ(s.Get("cairn_min_free_disk_bytes"), 0);
     EXPECT_GT(s.Get("process_open_fds"), 0);
     EXPECT_GT(s.Get("process_max_fds"), 0);
     EXPECT_GT(s.Get("process_start_time_seconds"), 0);
