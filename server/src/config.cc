@@ -158,6 +158,19 @@ ABSL_FLAG(int, l0_slowdown_trigger, 20, "L0 files that slow writes down");
 ABSL_FLAG(int, l0_stop_trigger, 36, "L0 files that stop writes");
 ABSL_FLAG(ByteSize, max_bytes_for_level_base, ByteSize{256 << 20},
           "target size of L1");
+ABSL_FLAG(double, level_size_multiplier, 10,
+          "each level below L1 targets this many times the size of the one "
+          "above");
+ABSL_FLAG(ByteSize, soft_pending_compaction_bytes, ByteSize{64ull << 30},
+          "writes slow down while compaction is this far behind (estimated "
+          "bytes to rewrite); 0 = never");
+ABSL_FLAG(ByteSize, hard_pending_compaction_bytes, ByteSize{256ull << 30},
+          "writes stop while compaction is this far behind; 0 = never");
+ABSL_FLAG(ByteSize, block_bytes, ByteSize{4 << 10},
+          "uncompressed size of an SSTable data block");
+ABSL_FLAG(int, max_open_files, 1000,
+          "SSTables kept open in the table cache (keep well under the "
+          "process's file limit)");
 ABSL_FLAG(int, max_background_compactions, 1, "compaction threads");
 ABSL_FLAG(bool, disable_auto_compactions, false,
           "only compact on Admin.Compact (for tests and bulk loads)");
@@ -355,6 +368,21 @@ absl::Status Validate(const ServerConfig& c) {
   if (e.max_background_compactions < 1) {
     return Bad("max_background_compactions", "must be >= 1");
   }
+  if (!(e.max_bytes_for_level_multiplier >= 2 &&
+        e.max_bytes_for_level_multiplier <= 100)) {
+    return Bad("level_size_multiplier", "must be in [2, 100]");
+  }
+  if (e.soft_pending_compaction_bytes_limit != 0 &&
+      e.hard_pending_compaction_bytes_limit != 0 &&
+      e.hard_pending_compaction_bytes_limit <
+          e.soft_pending_compaction_bytes_limit) {
+    return Bad("hard_pending_compaction_bytes",
+               "must be >= soft_pending_compaction_bytes (or 0)");
+  }
+  if (e.block_size < 512 || e.block_size > (4 << 20)) {
+    return Bad("block_bytes", "must be in [512, 4MiB]");
+  }
+  if (e.max_open_files < 16) return Bad("max_open_files", "must be >= 16");
   if (e.delayed_write_rate == 0)
     return Bad("delayed_write_rate", "must be > 0");
   if (e.wal.segment_size < (1 << 20)) {
@@ -611,6 +639,13 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   e.level0_stop_writes_trigger = absl::GetFlag(FLAGS_l0_stop_trigger);
   e.max_bytes_for_level_base =
       absl::GetFlag(FLAGS_max_bytes_for_level_base).bytes;
+  e.max_bytes_for_level_multiplier = absl::GetFlag(FLAGS_level_size_multiplier);
+  e.soft_pending_compaction_bytes_limit =
+      absl::GetFlag(FLAGS_soft_pending_compaction_bytes).bytes;
+  e.hard_pending_compaction_bytes_limit =
+      absl::GetFlag(FLAGS_hard_pending_compaction_bytes).bytes;
+  e.block_size = absl::GetFlag(FLAGS_block_bytes).bytes;
+  e.max_open_files = absl::GetFlag(FLAGS_max_open_files);
   e.max_background_compactions =
       absl::GetFlag(FLAGS_max_background_compactions);
   e.disable_auto_compactions = absl::GetFlag(FLAGS_disable_auto_compactions);

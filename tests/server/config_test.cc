@@ -103,6 +103,53 @@ TEST_F(ConfigTest, ByteSizesAcceptUnits) {
   EXPECT_EQ(c->limits.max_batch_bytes, 12345u);
 }
 
+TEST_F(ConfigTest, TuningSettingsReachTheEngine) {
+  std::string path = WriteConfig(
+      "level_size_multiplier = 8.0\n"
+      "soft_pending_compaction_bytes = \"16GiB\"\n"
+      "hard_pending_compaction_bytes = \"64GiB\"\n"
+      "block_bytes = \"16KiB\"\n"
+      "max_open_files = 5000\n"
+      "max_background_compactions = 3\n");
+  absl::StatusOr<ServerConfig> c = Load({"--config=" + path});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->engine.max_bytes_for_level_multiplier, 8.0);
+  EXPECT_EQ(c->engine.soft_pending_compaction_bytes_limit, 16ull << 30);
+  EXPECT_EQ(c->engine.hard_pending_compaction_bytes_limit, 64ull << 30);
+  EXPECT_EQ(c->engine.block_size, 16u << 10);
+  EXPECT_EQ(c->engine.max_open_files, 5000);
+  EXPECT_EQ(c->engine.max_background_compactions, 3);
+}
+
+TEST_F(ConfigTest, TuningDefaultsAreTheEnginesOwn) {
+  absl::StatusOr<ServerConfig> c = Load({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  const storage::Options engine;
+  EXPECT_EQ(c->engine.max_bytes_for_level_multiplier,
+            engine.max_bytes_for_level_multiplier);
+  EXPECT_EQ(c->engine.soft_pending_compaction_bytes_limit,
+            engine.soft_pending_compaction_bytes_limit);
+  EXPECT_EQ(c->engine.hard_pending_compaction_bytes_limit,
+            engine.hard_pending_compaction_bytes_limit);
+  EXPECT_EQ(c->engine.block_size, engine.block_size);
+  EXPECT_EQ(c->engine.max_open_files, engine.max_open_files);
+}
+
+TEST_F(ConfigTest, HardPendingCompactionLimitBelowSoftIsRefused) {
+  absl::StatusOr<ServerConfig> c =
+      Load({"--soft_pending_compaction_bytes=8GiB",
+            "--hard_pending_compaction_bytes=4GiB"});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("hard_pending_compaction_bytes"),
+            std::string::npos)
+      << c.status();
+  // 0 turns a limit off, whatever the other.
+  absl::FlagSaver saver;
+  c = Load({"--soft_pending_compaction_bytes=8GiB",
+            "--hard_pending_compaction_bytes=0"});
+  EXPECT_TRUE(c.ok()) << c.status();
+}
+
 TEST_F(ConfigTest, UnknownSettingInFileIsNamed) {
   std::string path =
       WriteConfig("listen = \"127.0.0.1:1\"\nmax_vaule_bytes = 5\n");
@@ -149,6 +196,9 @@ TEST_F(ConfigTest, OutOfRangeValuesAreNamed) {
       {"--scan_chunk_keys=0", "scan_chunk_keys"},
       {"--snapshot_max_ttl=1s", "snapshot_max_ttl"},
       {"--write_threads=-1", "write_threads"},
+      {"--level_size_multiplier=1", "level_size_multiplier"},
+      {"--block_bytes=100", "block_bytes"},
+      {"--max_open_files=3", "max_open_files"},
   };
   for (const Case& c : cases) {
     absl::FlagSaver saver;
