@@ -575,8 +575,8 @@ class StaticTest(unittest.TestCase):
         unused = [self.m.rel(p) for p in self.m.yaml_files + self.m.other_files
                   if p not in self.m.referenced]
         self.assertEqual(unused, [])
-        base_files = {o["kind"] for o in self.m.base}
-        self.assertNotIn("ServiceMonitor", base_files,
+        base_kinds = {o["kind"] for o in self.m.base}
+        self.assertNotIn("ServiceMonitor", base_kinds,
                          "the base must not need the Prometheus Operator CRD")
 
     def test_names_are_unique_and_namespaced(self):
