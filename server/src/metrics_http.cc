@@ -93,11 +93,25 @@ absl::StatusOr<std::string> ListeningPorts(const std::string& listen,
         absl::StrCat("metrics listen address \"", listen,
                      "\": write an IPv6 host in brackets, e.g. [::1]:7071"));
   }
+  // Say so, rather than pass on civetweb's "invalid port spec".
+  if (!host.empty() && host.front() == '[' &&
+      !MetricsHttpServer::SupportsIpv6()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metrics listen address \"", listen,
+        "\": this build's HTTP server (civetweb) has no IPv6; listen on an "
+        "IPv4 address such as 0.0.0.0:",
+        port_text));
+  }
   *host_out = host;
   return host.empty() ? port_text : absl::StrCat(host, ":", port_text);
 }
 
 }  // namespace
+
+bool MetricsHttpServer::SupportsIpv6() {
+  constexpr unsigned kCivetwebIpv6 = 8;  // mg_check_feature's bit for IPv6
+  return mg_check_feature(kCivetwebIpv6) != 0;
+}
 
 MetricsHttpServer::MetricsHttpServer(Metrics* metrics, HealthFn health)
     : metrics_(metrics), health_(std::move(health)) {}

@@ -43,6 +43,10 @@ class MetricsHttpServer {
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(
       const std::string& listen, Metrics* metrics, HealthFn health);
 
+  // Whether the HTTP library was built with IPv6. Debian 12's civetweb is
+  // not: a bracketed IPv6 address then gets InvalidArgument saying so.
+  static bool SupportsIpv6();
+
   ~MetricsHttpServer();  // stops serving
 
   MetricsHttpServer(const MetricsHttpServer&) = delete;

@@ -46,6 +46,8 @@ absl::StatusOr<std::unique_ptr<SnapshotLoader>> SnapshotLoader::Create(
     uint64_t number = 0;
     const FileType type = ParseFileName(name, &number);
     if (type == FileType::kLock) continue;
+    // What mkfs leaves at the root of a volume (ext4): not data.
+    if (name == "lost+found") continue;
     if (type == FileType::kTable || type == FileType::kManifest ||
         type == FileType::kTemp) {
       if (absl::Status s = fs->Remove(JoinDir(path, name)); !s.ok()) return s;

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cairn/storage/db.h"
@@ -848,6 +849,16 @@ TEST(MetricsHttpTest, BadOrBusyAddressFailsClearly) {
   EXPECT_TRUE(absl::IsInvalidArgument(bad.status())) << bad.status();
   bad = MetricsHttpServer::Start("::1:7071", &metrics, nullptr);
   EXPECT_TRUE(absl::IsInvalidArgument(bad.status())) << bad.status();
+  // A bracketed IPv6 address serves where civetweb has IPv6, and is refused
+  // with a message that says so where it has not (Debian 12's).
+  auto v6 = MetricsHttpServer::Start("[::1]:0", &metrics, nullptr);
+  if (MetricsHttpServer::SupportsIpv6()) {
+    EXPECT_TRUE(v6.ok()) << v6.status();
+  } else {
+    EXPECT_TRUE(absl::IsInvalidArgument(v6.status())) << v6.status();
+    EXPECT_TRUE(absl::StrContains(v6.status().message(), "no IPv6"))
+        << v6.status();
+  }
 
   auto first = MetricsHttpServer::Start("127.0.0.1:0", &metrics, nullptr);
   ASSERT_TRUE(first.ok()) << first.status();

@@ -145,6 +145,22 @@ TEST(SnapshotLoaderTest, RefusesBadInputAndUnsuitableDirectories) {
       SnapshotLoader::Create(Small(), other.path(), 10).status()));
 }
 
+// The root of a freshly made ext4 volume holds lost+found: a replica whose
+// data dir is a volume's root must still be able to load its first copy.
+TEST(SnapshotLoaderTest, LostAndFoundIsNotData) {
+  TempDir dir;
+  ASSERT_TRUE(FileSystem::Default()->CreateDir(dir.Sub("lost+found")).ok());
+  auto loader = SnapshotLoader::Create(Small(), dir.path(), 5);
+  ASSERT_TRUE(loader.ok()) << loader.status();
+  ASSERT_TRUE((*loader)->Add("k", "v", 5).ok());
+  ASSERT_TRUE((*loader)->Finish().ok());
+  loader->reset();
+  auto db = DB::Open(Small(), dir.path());
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ((*db)->LastSequence(), 5u);
+  EXPECT_TRUE(FileSystem::Default()->Exists(dir.Sub("lost+found")));
+}
+
 TEST(SnapshotLoaderTest, AnInterruptedLoadIsRedone) {
   TempDir dir;
   {
