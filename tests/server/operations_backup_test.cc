@@ -11,6 +11,8 @@
 //     ending at a batch boundary), with every write acknowledged before the
 //     Checkpoint call in it;
 //   - a checkpoint taken on a read replica restores the same way;
+//   - a copy of the primary's checkpoint seeds a new replica of it, which
+//     resumes at the checkpoint's sequence + 1 instead of copying;
 //   - the restored server takes writes at S + 1, S + 2, ... and a Tail from
 //     S + 1 on it sees them with no gap.
 // Bad checkpoint dirs (relative, existing) are in bad_input_admin_test.
@@ -441,6 +443,8 @@ TEST(OperationsBackup,
   ASSERT_EQ(rc, 0) << report;
   EXPECT_EQ(VerifiedLastSeq(report), seq) << report;
 
+  // A second copy seeds a new replica of the primary (below).
+  ASSERT_EQ(RunShell(absl::StrCat("cp -a '", ckpt, "' '", root, "/seed'")), 0);
   const std::string restored_dir = CopyAndVerify(ckpt, root);
   CairndOptions ro;
   ro.data_dir = restored_dir;
@@ -456,6 +460,24 @@ TEST(OperationsBackup,
   auto [rc2, report2] = RunVerify(restored_dir);
   EXPECT_EQ(rc2, 0) << report2;
   EXPECT_EQ(VerifiedLastSeq(report2), seq + 5) << report2;
+
+  // A replica seeded from the backup of its primary resumes at seq + 1
+  // (no copy over the network) and converges.
+  CairndOptions so;
+  so.data_dir = root + "/seed";
+  so.args = kSmallEngine;
+  so.args.push_back(absl::StrCat("--replica_of=", (*primary)->address()));
+  auto seeded = CairndProcess::Start(so);
+  ASSERT_TRUE(seeded.ok()) << seeded.status();
+  const uint64_t primary_last = Stats(ch).last_seq();
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (Stats((*seeded)->Channel()).last_seq() < primary_last &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(Dump((*seeded)->Channel()), Dump(ch));
+  EXPECT_EQ((*seeded)->Log().find("replica bootstrapped"), std::string::npos);
+  EXPECT_TRUE((*seeded)->StopCleanly().ok());
   ASSERT_TRUE((*primary)->StopCleanly().ok());
   std::filesystem::remove_all(root);
 }
