@@ -472,24 +472,32 @@ def build():
               "{{instance}} batches/s")], w=8)
 
     # --- Process -------------------------------------------------------
-    d.row("Process")
+    d.row("Process and disk")
     d.graph("CPU", "CPU seconds per second (1 = one core busy).",
             [(rate("process_cpu_seconds_total"), "{{instance}}")],
-            unit="none", w=8)
+            unit="none", w=6)
     d.graph("Memory", "Resident and virtual memory size.",
             [("process_resident_memory_bytes" + sel(), "{{instance}} RSS"),
              ("process_virtual_memory_bytes" + sel(),
-              "{{instance}} virtual")], unit="bytes", w=8)
+              "{{instance}} virtual")], unit="bytes", w=6)
     d.graph("File descriptors", "Open file descriptors and the limit.",
             [("process_open_fds" + sel(), "{{instance}} open"),
-             ("process_max_fds" + sel(), "{{instance}} limit")], w=8)
+             ("process_max_fds" + sel(), "{{instance}} limit")], w=6)
+    d.graph("Data dir disk space",
+            "Space available to cairnd on the data dir's file system, the "
+            "file system's size, and --min_free_disk_bytes (writes are "
+            "refused below it; 0 = never).",
+            [("cairn_data_dir_free_bytes" + sel(), "{{instance}} free"),
+             ("cairn_data_dir_size_bytes" + sel(), "{{instance}} size"),
+             ("cairn_min_free_disk_bytes" + sel(),
+              "{{instance}} min free")], unit="bytes", w=6)
 
     var_ds = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
     return {
         "title": "Cairn",
         "uid": "cairn-overview",
         "description": "cairnd: RPCs, write stalls, flushes, compactions, "
-                       "levels, WAL, cache, Tail, replicas, process. "
+                       "levels, WAL, cache, Tail, replicas, process, disk. "
                        "Metrics: docs/metrics.md.",
         "tags": ["cairn"],
         "editable": True,

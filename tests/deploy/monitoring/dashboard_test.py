@@ -66,6 +66,7 @@ REQUIRED = [
     "process_cpu_seconds_total",                  # process
     "process_resident_memory_bytes",
     "process_open_fds",
+    "cairn_data_dir_free_bytes",                  # disk
     "cairn_build_info",
 ]
 
