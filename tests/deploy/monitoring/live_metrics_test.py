@@ -4,7 +4,8 @@
 Run:
   /usr/bin/python3 tests/deploy/monitoring/live_metrics_test.py \
       --cairnd build/release/server/cairnd --proto_dir proto \
-      --monitoring_dir deploy/monitoring [--no_prometheus] [--keep]
+      --monitoring_dir deploy/monitoring [--k8s_dir deploy/k8s]
+      [--no_prometheus] [--keep]
 
 1. Starts a real cairnd primary and a read replica following it
    (--replica_of), on free loopback ports with temporary data dirs.
@@ -24,14 +25,16 @@ Run:
    pod, role.
 4. Unless --no_prometheus: runs /usr/bin/prometheus with a copy of
    prometheus.yml (1 s intervals; the static job pointed at the primary;
-   the Kubernetes job fed, through file_sd_configs, synthetic pods carrying
-   the __meta_kubernetes_pod_* labels Kubernetes discovery would give: the
-   replica annotated prometheus.io/scrape, /port, /path, plus pods that the
-   relabelling must drop) and the rules file, then checks through its API:
-   exactly the replica pod is scraped, at the annotated port and path, with
-   namespace/pod/role labels; both targets are up; every rule loaded and
+   the Kubernetes job, which Debian's build cannot run, fed through
+   file_sd_configs with the pods Kubernetes discovery would present: the
+   primary and replica pods with the labels and prometheus.io/* annotations
+   of deploy/k8s's StatefulSet pod templates, plus pods the relabelling
+   must drop) and the rules file, then checks through its API: the static
+   target and exactly the two cairn pods are scraped, at the annotated port
+   and path, with namespace/pod/role labels, all up; every rule loaded and
    evaluates with health "ok"; no alert is pending or firing on the healthy
-   pair; every dashboard query evaluates and returns data.
+   pair (a disk alert is accepted when the test machine's disk is that
+   full); every dashboard query evaluates and returns data.
 Finally both cairnd stop with SIGTERM and must exit 0.
 
 Only the standard library, python3-grpcio, python3-grpc-tools and
@@ -473,7 +476,23 @@ def disk_alert_explained(base, alert):
     return None
 
 
-def prom_config(monitoring_dir, tmp, primary, replica):
+def sanitize(name):
+    """A Kubernetes label or annotation name as a Prometheus label name."""
+    return re.sub(r"[^a-zA-Z0-9_]", "_", name)
+
+
+def pod_template(path):
+    """metadata of the pod template of the StatefulSet in `path`."""
+    check(os.path.isfile(path), "%s missing: the Kubernetes job is checked "
+          "against deploy/k8s's pod templates" % path)
+    with open(path) as f:
+        for doc in yaml.safe_load_all(f):
+            if doc and doc.get("kind") == "StatefulSet":
+                return doc["spec"]["template"]["metadata"]
+    raise Failure("%s holds no StatefulSet" % path)
+
+
+def prom_config(monitoring_dir, k8s_dir, tmp, primary, replica):
     with open(os.path.join(monitoring_dir, "prometheus.yml")) as f:
         doc = yaml.safe_load(f)
     doc["global"].update({"scrape_interval": "1s", "scrape_timeout": "1s",
@@ -494,17 +513,34 @@ def prom_config(monitoring_dir, tmp, primary, replica):
 
     def target(addr, **labels):
         base = {pod + "phase": "Running",
-                "__meta_kubernetes_namespace": "cairn-test"}
+                "__meta_kubernetes_namespace": "cairn"}
         base.update(labels)
         return {"targets": [addr], "labels": base}
-    replica_pod = target(
-        # Kubernetes gives podIP:containerPort of a declared port (here the
-        # gRPC port); the annotation must move it to the metrics port.
-        replica.address, **{
-            ann + "scrape": "true", ann + "port": str(replica.metrics_port),
-            ann + "path": "/metrics", pod + "name": "cairn-replica-0",
-            pod + "label_app_kubernetes_io_name": "cairn",
-            pod + "label_app_kubernetes_io_component": "replica"})
+
+    # The two pods deploy/k8s runs, with the labels and annotations of their
+    # StatefulSets' pod templates, as Kubernetes discovery presents them:
+    # __address__ is podIP:containerPort of a declared port (here the gRPC
+    # port); the prometheus.io/port annotation must move it to the metrics
+    # port, which is the test's instead of the manifests' 7071.
+    pods = []
+    for manifest, name, server in (
+            ("statefulset.yaml", "cairn-0", primary),
+            ("replica-statefulset.yaml", "cairn-replica-0", replica)):
+        meta = pod_template(os.path.join(k8s_dir, manifest))
+        annotations = dict(meta.get("annotations", {}))
+        for key in ("prometheus.io/scrape", "prometheus.io/port",
+                    "prometheus.io/path"):
+            check(key in annotations, "%s: the pod template has no %s "
+                  "annotation" % (manifest, key))
+        annotations["prometheus.io/port"] = str(server.metrics_port)
+        labels = {pod + "name": name}
+        for k, v in meta.get("labels", {}).items():
+            labels[pod + "label_" + sanitize(k)] = v
+            labels[pod + "labelpresent_" + sanitize(k)] = "true"
+        for k, v in annotations.items():
+            labels[pod + "annotation_" + sanitize(k)] = v
+            labels[pod + "annotationpresent_" + sanitize(k)] = "true"
+        pods.append(target(server.address, **labels))
     dropped = [
         # Not annotated.
         target("127.0.0.1:1", **{pod + "name": "cairn-plain",
@@ -521,7 +557,7 @@ def prom_config(monitoring_dir, tmp, primary, replica):
     ]
     sd_file = os.path.join(tmp, "k8s-pods.json")
     with open(sd_file, "w") as f:
-        json.dump([replica_pod] + dropped, f)
+        json.dump(pods + dropped, f)
     k8s["file_sd_configs"] = [{"files": [sd_file]}]
 
     for rf in doc["rule_files"]:
@@ -533,7 +569,8 @@ def prom_config(monitoring_dir, tmp, primary, replica):
 
 
 def run_prometheus(args, tmp, primary, replica, sources):
-    config, ndropped = prom_config(args.monitoring_dir, tmp, primary, replica)
+    config, ndropped = prom_config(args.monitoring_dir, args.k8s_dir, tmp,
+                                   primary, replica)
     port = cairnd_harness.free_port()
     prom = Process("prometheus", [
         PROMETHEUS, "--config.file=" + config,
@@ -551,36 +588,43 @@ def run_prometheus(args, tmp, primary, replica, sources):
             code, body = http_get(base + "/api/v1/targets")
             return json.loads(body)["data"] if code == 200 else None
 
-        def both_up():
+        def all_up():
             data = targets()
             if not data:
                 return None
             active = data["activeTargets"]
-            if len(active) == 2 and all(t["health"] == "up" for t in active):
+            if len(active) == 3 and all(t["health"] == "up" for t in active):
                 return data
             return None
         try:
-            data = wait_for("both targets up", both_up)
+            data = wait_for("3 targets up", all_up)
         except Failure as e:
             raise Failure("%s: %s" % (e, json.dumps(targets(), indent=1)[:4000]))
-        by_job = {t["labels"]["job"]: t for t in data["activeTargets"]}
-        check(by_job["cairn"]["scrapeUrl"] ==
+        static = [t for t in data["activeTargets"]
+                  if t["labels"]["job"] == "cairn"]
+        check(len(static) == 1 and static[0]["scrapeUrl"] ==
               "http://127.0.0.1:%d/metrics" % primary.metrics_port,
-              "static target: %s" % by_job["cairn"])
-        k = by_job["cairn-kubernetes"]
-        check(k["scrapeUrl"] == "http://127.0.0.1:%d/metrics" %
-              replica.metrics_port, "pod target: %s" % k["scrapeUrl"])
-        for label, value in (("namespace", "cairn-test"),
-                             ("pod", "cairn-replica-0"), ("role", "replica"),
-                             ("instance", "127.0.0.1:%d" %
-                              replica.metrics_port)):
-            check(k["labels"].get(label) == value,
-                  "pod target label %s: %s" % (label, k["labels"]))
+              "static target: %s" % static)
+        pods = {t["labels"].get("pod"): t for t in data["activeTargets"]
+                if t["labels"]["job"] == "cairn-kubernetes"}
+        check(set(pods) == {"cairn-0", "cairn-replica-0"},
+              "pod targets: %s" % sorted(pods))
+        for name, server, role in (("cairn-0", primary, "primary"),
+                                   ("cairn-replica-0", replica, "replica")):
+            k = pods[name]
+            want = "127.0.0.1:%d" % server.metrics_port
+            check(k["scrapeUrl"] == "http://%s/metrics" % want,
+                  "pod %s scraped at %s" % (name, k["scrapeUrl"]))
+            for label, value in (("namespace", "cairn"), ("role", role),
+                                 ("instance", want)):
+                check(k["labels"].get(label) == value,
+                      "pod %s label %s: %s" % (name, label, k["labels"]))
         dropped = [t for t in data["droppedTargets"]
                    if t["discoveredLabels"].get("job") == "cairn-kubernetes"]
         check(len(dropped) == ndropped, "dropped pods: %s" % dropped)
-        log("targets: static primary and the annotated replica pod up, "
-            "%d other pods dropped by the relabelling" % ndropped)
+        log("targets: the static primary, and deploy/k8s's primary and "
+            "replica pods by their annotations, up; %d other pods dropped by "
+            "the relabelling" % ndropped)
 
         # Rules: loaded, evaluated, healthy.
         with open(os.path.join(args.monitoring_dir, "cairn-alerts.yml")) as f:
@@ -733,11 +777,15 @@ def main():
     parser.add_argument("--cairnd", required=True)
     parser.add_argument("--proto_dir", required=True)
     parser.add_argument("--monitoring_dir", required=True)
+    parser.add_argument("--k8s_dir", help="deploy/k8s (default: next to "
+                        "--monitoring_dir)")
     parser.add_argument("--no_prometheus", action="store_true")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary dir")
     args = parser.parse_args()
     args.monitoring_dir = os.path.abspath(args.monitoring_dir)
+    if not args.k8s_dir:
+        args.k8s_dir = os.path.join(os.path.dirname(args.monitoring_dir), "k8s")
     tmp = tempfile.mkdtemp(prefix="cairn-monitoring-test-")
     t0 = time.monotonic()
     try:
