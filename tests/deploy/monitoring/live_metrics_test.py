@@ -23,8 +23,9 @@ Run:
    values appear only when they happen). Allowed without cairnd: `up`
    (made by Prometheus) and the target labels job, instance, namespace,
    pod, role.
-4. Unless --no_prometheus: runs /usr/bin/prometheus with a copy of
-   prometheus.yml (1 s intervals; the static job pointed at the primary;
+4. Unless --no_prometheus: runs /usr/bin/prometheus with the jobs of
+   prometheus.yml and prometheus-kubernetes.yml (1 s intervals; the static
+   job pointed at the primary;
    the Kubernetes job, which Debian's build cannot run, fed through
    file_sd_configs with the pods Kubernetes discovery would present: the
    primary and replica pods with the labels and prometheus.io/* annotations
@@ -493,13 +494,21 @@ def pod_template(path):
 
 
 def prom_config(monitoring_dir, k8s_dir, tmp, primary, replica):
+    # One Prometheus with the jobs of both shipped files.
     with open(os.path.join(monitoring_dir, "prometheus.yml")) as f:
         doc = yaml.safe_load(f)
+    with open(os.path.join(monitoring_dir, "prometheus-kubernetes.yml")) as f:
+        kdoc = yaml.safe_load(f)
+    check(doc["rule_files"] == kdoc["rule_files"] and
+          doc["global"] == kdoc["global"],
+          "prometheus.yml and prometheus-kubernetes.yml differ in global or "
+          "rule_files")
+    doc["scrape_configs"] += kdoc["scrape_configs"]
     doc["global"].update({"scrape_interval": "1s", "scrape_timeout": "1s",
                           "evaluation_interval": "1s"})
     jobs = {j["job_name"]: j for j in doc["scrape_configs"]}
-    check(set(jobs) == {"cairn", "cairn-kubernetes"},
-          "scrape jobs %s" % sorted(jobs))
+    check(len(jobs) == 2 and set(jobs) == {"cairn", "cairn-kubernetes"},
+          "scrape jobs %s" % [j["job_name"] for j in doc["scrape_configs"]])
     static = jobs["cairn"]["static_configs"]
     check(static[0]["targets"] == ["127.0.0.1:7071"],
           "static target %s (want cairnd's default 127.0.0.1:7071)" % static)

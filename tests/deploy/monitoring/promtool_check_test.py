@@ -6,15 +6,17 @@ Run:
       --monitoring_dir deploy/monitoring
 
 1. `promtool check rules cairn-alerts.yml` must succeed.
-2. `promtool check config prometheus.yml` must succeed. Debian's promtool
-   (package `prometheus`, 2.42) is built without Kubernetes service
-   discovery and rejects the file with "field kubernetes_sd_configs not
-   found". When that is the only error, the test checks the
-   kubernetes_sd_configs blocks by hand (role pod, nothing else set) and
-   runs promtool on a copy where each is replaced by an equivalent
+2. `promtool check config prometheus.yml` (hosts) must succeed, and check
+   the rule file.
+3. `promtool check config prometheus-kubernetes.yml` must succeed too.
+   Debian's promtool (package `prometheus`, 2.42) is built without
+   Kubernetes service discovery and rejects it with "field
+   kubernetes_sd_configs not found". When that is the only error, the test
+   checks the kubernetes_sd_configs blocks by hand (role pod, nothing else
+   set) and runs promtool on a copy where each is replaced by a
    file_sd_configs, so that everything else (relabelling rules, regexes,
    rule_files) is still checked by promtool.
-3. Every rule has a `for:`, a severity label (critical or warning) and
+4. Every rule has a `for:`, a severity label (critical or warning) and
    summary, description and runbook annotations; alert names are unique.
 
 Needs /usr/bin/promtool and python3-yaml. Exits non-zero on failure.
@@ -98,15 +100,19 @@ def check_k8s_block(job, sd):
                           % (job, sorted(extra)))
 
 
-def check_config(monitoring_dir, tmp):
-    config = os.path.join(monitoring_dir, "prometheus.yml")
+def check_config(monitoring_dir, name, tmp, k8s_fallback=False):
+    config = os.path.join(monitoring_dir, name)
     code, out = promtool("check", "config", config)
     if code == 0:
-        log("promtool check config: " + out.strip().replace("\n", " | "))
+        if "SUCCESS: 1 rule files found" not in out:
+            raise Failure("%s: promtool checked no rule file:\n%s" % (name, out))
+        log("promtool check config %s: %s" %
+            (name, out.strip().replace("\n", " | ")))
         return
     # The YAML errors are listed one per line as "  line N: ...".
     errors = [l for l in out.splitlines() if re.match(r"\s*line \d+:", l)]
-    if not (errors and all(K8S_UNSUPPORTED in l for l in errors)):
+    if not (k8s_fallback and errors and
+            all(K8S_UNSUPPORTED in l for l in errors)):
         raise Failure("promtool check config %s:\n%s" % (config, out))
     log("this promtool has no Kubernetes service discovery (Debian build); "
         "checking kubernetes_sd_configs by hand and the rest on a copy")
@@ -131,7 +137,7 @@ def check_config(monitoring_dir, tmp):
         shutil.copy(os.path.join(monitoring_dir, rf), dst)
     with open(os.path.join(tmp, "k8s-targets.json"), "w") as f:
         f.write("[]\n")
-    copy = os.path.join(tmp, "prometheus.yml")
+    copy = os.path.join(tmp, name)
     with open(copy, "w") as f:
         yaml.safe_dump(doc, f, sort_keys=False)
     code, out = promtool("check", "config", copy)
@@ -141,7 +147,8 @@ def check_config(monitoring_dir, tmp):
                       % (out, open(copy).read()))
     if "SUCCESS: %d rule files found" % len(doc.get("rule_files", [])) not in out:
         raise Failure("promtool did not check the rule files:\n" + out)
-    log("promtool check config (copy): " + out.strip().replace("\n", " | "))
+    log("promtool check config %s (copy): %s" %
+        (name, out.strip().replace("\n", " | ")))
 
 
 def main():
@@ -154,7 +161,11 @@ def main():
     tmp = tempfile.mkdtemp(prefix="cairn-promtool-check-")
     try:
         check_rules(os.path.join(args.monitoring_dir, "cairn-alerts.yml"))
-        check_config(os.path.abspath(args.monitoring_dir), tmp)
+        monitoring_dir = os.path.abspath(args.monitoring_dir)
+        # Hosts: must pass as is, with Debian's promtool too.
+        check_config(monitoring_dir, "prometheus.yml", tmp)
+        check_config(monitoring_dir, "prometheus-kubernetes.yml", tmp,
+                     k8s_fallback=True)
     except Failure as e:
         log("FAILED: %s" % e)
         return 1
