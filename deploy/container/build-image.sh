@@ -25,8 +25,10 @@
 # --variant=minbase bookworm` trimmed like Debian's slim images (no docs, man
 # pages or locales; apt lists removed) with bookworm, bookworm-updates and
 # bookworm-security as sources. It is made only when missing (--rebuild-base
-# refreshes it); the image build's own layers are cached by podman, so a
-# second run with unchanged sources takes seconds.
+# refreshes it). podman caches the build's layers: a second run with unchanged
+# sources takes seconds, one after a source change recompiles (the build stage
+# is also tagged localhost/cairn-build:latest to keep its layers); the layers
+# no tag uses any more are removed after each build.
 #
 # Choices for podman (4.3 on Debian 12):
 #   --isolation=chroot  RUN steps in a chroot, not an OCI runtime container:
@@ -172,24 +174,37 @@ if [[ "$revision" != unknown ]] && [[ -n "$(git -C "$repo" status --porcelain \
 fi
 created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-build=(podman build
+common=(podman build
   --isolation="$isolation" --format=docker
   -f "$repo/deploy/container/Containerfile"
   --build-arg BASE_IMAGE="$base"
   --build-arg BUILD_JOBS="$jobs"
   --build-arg VERSION="$version"
   --build-arg REVISION="$revision"
-  --build-arg CREATED="$created"
-  -t "$tag")
-if [[ "$tag" == localhost/cairn:"$version" ]]; then build+=(-t localhost/cairn:latest); fi
-build+=("${extra[@]}" "$repo")
+  --build-arg CREATED="$created")
+# The build stage is tagged too (localhost/cairn-build:latest) so that its
+# layers, the compile cache of the next run, survive the pruning below.
+build_stage=("${common[@]}" --target build -t localhost/cairn-build:latest
+  "${extra[@]}" "$repo")
+image=("${common[@]}" -t "$tag")
+if [[ "$tag" == localhost/cairn:"$version" ]]; then image+=(-t localhost/cairn:latest); fi
+image+=("${extra[@]}" "$repo")
 
 log "building $tag on $base"
 t0=$SECONDS
 if [[ -n "$lock" ]] && command -v flock >/dev/null 2>&1; then
-  flock "$lock" "${build[@]}"
-else
-  "${build[@]}"
+  exec 9>>"$lock"
+  flock 9
 fi
+# fd 9 (the lock) is not passed on to podman: nothing it leaves running can
+# hold the lock.
+"${build_stage[@]}" 9>&-
+"${image[@]}" 9>&-
+exec 9>&-
 size=$(podman image inspect --format '{{.Size}}' "$tag")
 log "built $tag in $((SECONDS - t0)) s: $((size / 1024 / 1024)) MiB ($size bytes)"
+
+# Layers of earlier builds that no tag uses any more (each source change
+# leaves a compile tree of several hundred MB). Only this image's layers
+# carry the label; the base and the tagged images stay.
+podman image prune -f --filter label=cairn.image.stage >/dev/null
