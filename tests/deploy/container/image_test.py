@@ -57,8 +57,9 @@ def free_port():
 
 class Rootfs:
     """Runs programs in the exported image file system with chroot, in a
-    private mount namespace with /proc and /dev (gone when the program
-    exits)."""
+    private mount namespace (its mounts are gone when the program exits):
+    the file system read-only except /var/lib/cairn, as under Kubernetes'
+    readOnlyRootFilesystem with the data volume, plus /proc and /dev."""
 
     def __init__(self, path):
         self.path = path
@@ -67,7 +68,10 @@ class Rootfs:
         chroot = ["chroot"]
         if user:
             chroot.append(f"--userspec={user}")
-        script = ('mount -t proc proc "$0/proc" && mount --rbind /dev "$0/dev"'
+        script = ('mount --bind "$0" "$0"'
+                  ' && mount --bind "$0/var/lib/cairn" "$0/var/lib/cairn"'
+                  ' && mount -o remount,bind,ro "$0"'
+                  ' && mount -t proc proc "$0/proc" && mount --rbind /dev "$0/dev"'
                   ' && exec "$@"')
         return (["unshare", "--mount", "--propagation", "private", "--",
                  "sh", "-c", script, self.path] + chroot + [self.path] + args)
@@ -185,6 +189,11 @@ def main():
             r = fs.run(["ldd", b])
             check(r.returncode == 0 and "not found" not in r.stdout,
                   f"ldd {b}: every library found")
+        r = fs.run(["sh", "-c", "touch /etc/x; touch /var/lib/cairn/x && "
+                    "rm /var/lib/cairn/x"], user="10001:10001")
+        check(r.returncode == 0 and "Read-only file system" in r.stderr,
+              f"as uid 10001: / is read-only, /var/lib/cairn writable: "
+              f"{r.returncode} {r.stderr.strip()}")
         r = fs.run(["/usr/local/bin/cairnd", "--config=/etc/cairn/cairnd.toml",
                     "--verify"], user="10001:10001")
         check(r.returncode == 2 and "/var/lib/cairn: not a database" in r.stderr,
@@ -227,8 +236,9 @@ def main():
             rc = None
         check(rc == 0, f"cairnd exits 0 on SIGTERM ({rc})")
         server = None
-        st = os.stat(p("/var/lib/cairn/CURRENT"))
-        check(st.st_uid == 10001, "the database files belong to uid 10001")
+        current = p("/var/lib/cairn/CURRENT")
+        check(os.path.exists(current) and os.stat(current).st_uid == 10001,
+              "the database files belong to uid 10001")
         r = fs.run(["/usr/local/bin/cairnd", "--config=/etc/cairn/cairnd.toml",
                     "--verify"], user="10001:10001")
         check(r.returncode == 0, f"cairnd --verify of what it wrote: exit "
