@@ -257,8 +257,9 @@ int RunCheckpoint(const Args& args) {
       {"checkpoint", "cairn checkpoint [flags] DIR",
        "Writes a consistent copy of the database, online, into DIR: an\n"
        "absolute path on the server's machine that must not exist yet, on\n"
-       "the file system of the data directory. Start cairnd with\n"
-       "--data_dir=DIR to open the copy.",
+       "the file system of the data directory. Prints DIR and the last\n"
+       "sequence the copy holds; a cairnd started with --data_dir=DIR\n"
+       "opens the copy and continues after that sequence.",
        "  cairn checkpoint /var/lib/cairn/backup-$(date +%F)"},
       kJsonFlag | kConnectionFlags);
   Args pos;
@@ -271,10 +272,15 @@ int RunCheckpoint(const Args& args) {
   int rc = 0;
   auto client = ctx.Connect(&rc);
   if (!client) return rc;
-  absl::StatusOr<std::string> dir = client->Checkpoint(pos[0], LongCall(ctx));
-  if (!dir.ok()) return ctx.Fail(dir.status());
-  ctx.out().Line(ctx.json() ? JsonWriter().AddString("dir", *dir).Finish()
-                            : *dir);
+  absl::StatusOr<client::CheckpointInfo> ckpt =
+      client->Checkpoint(pos[0], LongCall(ctx));
+  if (!ckpt.ok()) return ctx.Fail(ckpt.status());
+  ctx.out().Line(ctx.json()
+                     ? JsonWriter()
+                           .AddString("dir", ckpt->dir)
+                           .AddUint("seq", ckpt->seq)
+                           .Finish()
+                     : absl::StrCat(ckpt->dir, " at sequence ", ckpt->seq));
   return kExitOk;
 }
 

@@ -303,8 +303,8 @@ absl::StatusOr<v1::StatsResponse> Client::Stats(const CallOptions& options) {
   return response;
 }
 
-absl::StatusOr<std::string> Client::Checkpoint(const std::string& dir,
-                                               const CallOptions& options) {
+absl::StatusOr<CheckpointInfo> Client::Checkpoint(const std::string& dir,
+                                                  const CallOptions& options) {
   v1::CheckpointRequest request;
   request.set_dir(dir);
   v1::CheckpointResponse response;
@@ -313,7 +313,7 @@ absl::StatusOr<std::string> Client::Checkpoint(const std::string& dir,
         return impl_->conn->admin->Checkpoint(ctx, request, &response);
       });
   if (!s.ok()) return s;
-  return response.dir();
+  return CheckpointInfo{response.dir(), response.seq()};
 }
 
 absl::StatusOr<SnapshotInfo> Client::AcquireSnapshot(

@@ -109,9 +109,10 @@ grpc::ServerUnaryReactor* AdminService::Checkpoint(
       return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
                           absl::StrCat("dir: ", dir, " already exists"));
     }
-    absl::Status s = env_->db()->Checkpoint(dir);
-    if (!s.ok()) return ToGrpc(s);
+    absl::StatusOr<uint64_t> seq = env_->db()->Checkpoint(dir);
+    if (!seq.ok()) return ToGrpc(seq.status());
     response->set_dir(dir);
+    response->set_seq(*seq);
     return grpc::Status::OK;
   });
 }

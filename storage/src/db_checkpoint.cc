@@ -5,7 +5,7 @@
 
 namespace cairn::storage {
 
-absl::Status DBImpl::Checkpoint(const std::string& dir) {
+absl::StatusOr<uint64_t> DBImpl::Checkpoint(const std::string& dir) {
   if (dir.empty()) {
     return absl::InvalidArgumentError("checkpoint dir: must not be empty");
   }
@@ -24,6 +24,8 @@ absl::Status DBImpl::Checkpoint(const std::string& dir) {
   std::shared_ptr<Version> v = versions_->current();
   const uint64_t flushed = versions_->flushed_seq();
   const uint64_t next_file = versions_->next_file_number();
+  // With writes paused, the last sequence is where the copy ends.
+  const uint64_t last_seq = log_->LastSequence();
   lock.unlock();
   auto copy = [&]() -> absl::Status {
     // A reader pins the WAL segments above the flushed sequence, so that a
@@ -64,7 +66,8 @@ absl::Status DBImpl::Checkpoint(const std::string& dir) {
   absl::Status s = copy();
   lock.lock();
   ResumeWrites();
-  return s;
+  if (!s.ok()) return s;
+  return last_seq;
 }
 
 }  // namespace cairn::storage

@@ -112,7 +112,7 @@ class DBImpl final : public DB {
   absl::Status Flush(const FlushOptions& options) override;
   absl::Status CompactRange(const std::string* begin,
                             const std::string* end) override;
-  absl::Status Checkpoint(const std::string& dir) override;
+  absl::StatusOr<uint64_t> Checkpoint(const std::string& dir) override;
   DBStats GetStats() override;
   const Statistics& statistics() const override { return stats_; }
   wal::Log* wal() override { return log_.get(); }

@@ -32,16 +32,19 @@ TEST(DBCheckpoint, OpensAsADatabaseWithEverythingAcknowledged) {
   const int before = written.load();
   const uint64_t seq_before = db->LastSequence();
   const std::string cp = dir.Sub("checkpoint");
-  ASSERT_TRUE(db->Checkpoint(cp).ok());
+  absl::StatusOr<uint64_t> cp_seq = db->Checkpoint(cp);
+  ASSERT_TRUE(cp_seq.ok()) << cp_seq.status();
   stop = true;
   writer.join();
-  EXPECT_TRUE(absl::IsAlreadyExists(db->Checkpoint(cp)));
+  EXPECT_TRUE(absl::IsAlreadyExists(db->Checkpoint(cp).status()));
 
   Options o = SmallOptions();
   o.create_if_missing = false;
   auto copy = testing::OpenOrDie(o, cp);
   ASSERT_NE(copy, nullptr);
   EXPECT_GE(copy->LastSequence(), seq_before);
+  // The returned sequence is exactly where the copy ends.
+  EXPECT_EQ(copy->LastSequence(), *cp_seq);
   auto contents = Contents(copy.get());
   for (int i = 0; i < 3000; ++i) {
     const bool deleted = i >= 100 && i < 200;

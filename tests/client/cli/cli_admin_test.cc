@@ -45,7 +45,7 @@ TEST_F(CliAdminTest, FlushCompactCheckpoint) {
   EXPECT_EQ(Expect(0, {"scan", "--count"}), "21\n");
 
   const std::string dir = TempDir() + "/copy";
-  EXPECT_EQ(Expect(0, {"checkpoint", dir}), dir + "\n");
+  EXPECT_EQ(Expect(0, {"checkpoint", dir}), dir + " at sequence 21\n");
   EXPECT_TRUE(std::filesystem::is_directory(dir));
   // The copy opens as a database with the same data.
   CairndOptions o;
@@ -64,6 +64,7 @@ TEST_F(CliAdminTest, FlushCompactCheckpoint) {
   EXPECT_EQ(Cairn({"checkpoint"}).exit_code, 2);
   Struct j = ExpectJson(0, {"checkpoint", dir + "2"});
   EXPECT_EQ(Str(j, "dir"), dir + "2");
+  EXPECT_EQ(Num(j, "seq"), 21);
 }
 
 TEST_F(CliAdminTest, Health) {

@@ -216,8 +216,10 @@ TEST_F(ClientKvTest, AdminCalls) {
   EXPECT_FALSE(stats->version().empty());
 
   std::string dir = MakeTempDir("client-ckpt") + "/copy";
-  absl::StatusOr<std::string> ckpt = client_->Checkpoint(dir);
+  absl::StatusOr<client::CheckpointInfo> ckpt = client_->Checkpoint(dir);
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  EXPECT_EQ(ckpt->dir, dir);
+  EXPECT_EQ(ckpt->seq, stats->last_seq());  // nothing written since
   EXPECT_TRUE(std::filesystem::exists(dir + "/CURRENT"));
   // A second checkpoint into the same directory is refused.
   EXPECT_FALSE(client_->Checkpoint(dir).ok());

@@ -118,9 +118,10 @@ class Client {
   // Engine and level summary (include "cairn/v1/admin.pb.h" to read it).
   absl::StatusOr<cairn::v1::StatsResponse> Stats(
       const CallOptions& options = {});
-  // Writes a consistent copy to `dir` on the server's machine; returns it.
-  absl::StatusOr<std::string> Checkpoint(const std::string& dir,
-                                         const CallOptions& options = {});
+  // Writes a consistent copy to `dir` on the server's machine; returns it
+  // with the last sequence it holds.
+  absl::StatusOr<CheckpointInfo> Checkpoint(const std::string& dir,
+                                            const CallOptions& options = {});
   // ttl zero: the server's default.
   absl::StatusOr<SnapshotInfo> AcquireSnapshot(
       absl::Duration ttl = absl::ZeroDuration(),

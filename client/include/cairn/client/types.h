@@ -89,6 +89,13 @@ struct SnapshotInfo {
   uint64_t expires_at_unix_micros = 0;
 };
 
+// A checkpoint written by the server (Client::Checkpoint): where, and the
+// last sequence it holds (a server started on it continues at seq + 1).
+struct CheckpointInfo {
+  std::string dir;
+  uint64_t seq = 0;
+};
+
 // A named Tail consumer as the server knows it.
 struct ConsumerInfo {
   std::string name;

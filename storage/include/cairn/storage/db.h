@@ -207,8 +207,9 @@ class DB {
   // Writes a consistent copy of the database into dir (which must not exist):
   // hard links to the live SSTables, a MANIFEST, and a copy of the WAL
   // needed above the flushed sequence. Writes wait only while the WAL's
-  // unflushed tail is copied. The copy opens as a database.
-  virtual absl::Status Checkpoint(const std::string& dir) = 0;
+  // unflushed tail is copied. The copy opens as a database. Returns the
+  // copy's last sequence: it holds exactly the writes up to it.
+  virtual absl::StatusOr<uint64_t> Checkpoint(const std::string& dir) = 0;
 
   virtual DBStats GetStats() = 0;
   virtual const Statistics& statistics() const = 0;
