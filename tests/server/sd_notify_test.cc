@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -90,21 +91,37 @@ class NotifySocket {
   std::vector<std::string> messages_;
 };
 
-TEST(SdNotify, ReadyWatchdogStopping) {
-  std::string dir = MakeTempDir("cairn-notify-");
-  struct RemoveDir {
-    std::string path;
-    ~RemoveDir() { std::filesystem::remove_all(path); }
-  } remove_dir{dir};  // declared first: runs after the socket is closed
-  NotifySocket sock(dir + "/notify.sock");
-  ASSERT_TRUE(sock.bound());
-  // The child inherits these; this test binary runs no other cairnd.
-  setenv("NOTIFY_SOCKET", (dir + "/notify.sock").c_str(), 1);
-  setenv("WATCHDOG_USEC", "200000", 1);
-  auto server = CairndProcess::Start();
-  unsetenv("NOTIFY_SOCKET");
-  unsetenv("WATCHDOG_USEC");
-  ASSERT_TRUE(server.ok()) << server.status();
+// A cairnd started as systemd would start it with WatchdogSec=200ms: with
+// NOTIFY_SOCKET naming the test's socket and WATCHDOG_USEC set.
+class SdNotify : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir("cairn-notify-");
+    sock_ = std::make_unique<NotifySocket>(dir_ + "/notify.sock");
+    ASSERT_TRUE(sock_->bound());
+    // The child inherits these; this test binary runs no other cairnd.
+    setenv("NOTIFY_SOCKET", (dir_ + "/notify.sock").c_str(), 1);
+    setenv("WATCHDOG_USEC", "200000", 1);
+    auto server = CairndProcess::Start();
+    unsetenv("NOTIFY_SOCKET");
+    unsetenv("WATCHDOG_USEC");
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+  }
+  void TearDown() override {
+    server_.reset();
+    sock_.reset();  // closed before its directory goes
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string dir_;
+  std::unique_ptr<NotifySocket> sock_;
+  std::unique_ptr<CairndProcess> server_;
+};
+
+TEST_F(SdNotify, ReadyWatchdogStopping) {
+  NotifySocket& sock = *sock_;
+  CairndProcess* server = server_.get();
 
   EXPECT_TRUE(sock.WaitFor("READY=1", absl::Seconds(10)));
   // Opening: a status and a start-timeout extension; then where it serves.
@@ -113,7 +130,7 @@ TEST(SdNotify, ReadyWatchdogStopping) {
       << sock.Find("STATUS=opening");
   const std::string ready = sock.Find("READY=1");
   EXPECT_TRUE(absl::StrContains(
-      ready, absl::StrCat("STATUS=serving gRPC on ", (*server)->address())))
+      ready, absl::StrCat("STATUS=serving gRPC on ", server->address())))
       << ready;
   // Half of 200 ms: several pings within a second.
   ASSERT_TRUE(sock.WaitFor("WATCHDOG=1", absl::Seconds(5)));
@@ -122,16 +139,16 @@ TEST(SdNotify, ReadyWatchdogStopping) {
   sock.WaitFor("WATCHDOG=1", absl::Seconds(1));
   EXPECT_GE(sock.Count("WATCHDOG=1"), 3);
 
-  kill((*server)->pid(), SIGTERM);
+  kill(server->pid(), SIGTERM);
   EXPECT_TRUE(sock.WaitFor("STOPPING=1", absl::Seconds(10)));
   // The stop timeout is extended by the grace period (10 s) plus 60 s.
   EXPECT_TRUE(absl::StrContains(sock.Find("STOPPING=1"),
                                 "EXTEND_TIMEOUT_USEC=70000000"))
       << sock.Find("STOPPING=1");
   // Wait for the exit without a second signal (that would force it).
-  absl::StatusOr<int> st = (*server)->Stop(0, absl::Seconds(30));
+  absl::StatusOr<int> st = server->Stop(0, absl::Seconds(30));
   ASSERT_TRUE(st.ok()) << st.status();
-  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << (*server)->Log();
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << server->Log();
 }
 
 // The thread id of `pid`'s thread named `name` (0 if none).
@@ -152,24 +169,13 @@ pid_t ThreadNamed(pid_t pid, const std::string& name) {
 // it. The test freezes only the housekeeping thread (ptrace stops one
 // thread; gRPC and the main thread run on): the pings stop, and come back
 // once the thread runs again.
-TEST(SdNotify, WatchdogStopsWhileHousekeepingIsStuck) {
-  std::string dir = MakeTempDir("cairn-notify-");
-  struct RemoveDir {
-    std::string path;
-    ~RemoveDir() { std::filesystem::remove_all(path); }
-  } remove_dir{dir};
-  NotifySocket sock(dir + "/notify.sock");
-  ASSERT_TRUE(sock.bound());
-  setenv("NOTIFY_SOCKET", (dir + "/notify.sock").c_str(), 1);
-  setenv("WATCHDOG_USEC", "200000", 1);
-  auto server = CairndProcess::Start();
-  unsetenv("NOTIFY_SOCKET");
-  unsetenv("WATCHDOG_USEC");
-  ASSERT_TRUE(server.ok()) << server.status();
+TEST_F(SdNotify, WatchdogStopsWhileHousekeepingIsStuck) {
+  NotifySocket& sock = *sock_;
+  CairndProcess* server = server_.get();
   ASSERT_TRUE(sock.WaitFor("READY=1", absl::Seconds(10)));
   ASSERT_GE(sock.CountDuring("WATCHDOG=1", absl::Seconds(1)), 5);
 
-  const pid_t tid = ThreadNamed((*server)->pid(), "cairn-housekeep");
+  const pid_t tid = ThreadNamed(server->pid(), "cairn-housekeep");
   ASSERT_NE(tid, 0);
   ASSERT_EQ(ptrace(PTRACE_SEIZE, tid, nullptr, nullptr), 0) << strerror(errno);
   ASSERT_EQ(ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr), 0);
@@ -190,13 +196,13 @@ TEST(SdNotify, WatchdogStopsWhileHousekeepingIsStuck) {
   // Running again: pings resume within a few ticks.
   EXPECT_TRUE(sock.WaitFor("WATCHDOG=1", absl::Seconds(5)));
   EXPECT_GE(sock.CountDuring("WATCHDOG=1", absl::Seconds(1)), 3);
-  EXPECT_TRUE(absl::StrContains((*server)->Log(), "housekeeping runs again"))
-      << (*server)->Log();
+  EXPECT_TRUE(absl::StrContains(server->Log(), "housekeeping runs again"))
+      << server->Log();
 
-  kill((*server)->pid(), SIGTERM);
-  absl::StatusOr<int> exit = (*server)->Stop(0, absl::Seconds(30));
+  kill(server->pid(), SIGTERM);
+  absl::StatusOr<int> exit = server->Stop(0, absl::Seconds(30));
   ASSERT_TRUE(exit.ok()) << exit.status();
-  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << (*server)->Log();
+  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << server->Log();
 }
 
 }  // namespace

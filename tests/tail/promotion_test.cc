@@ -24,31 +24,6 @@ namespace {
 const std::vector<std::string> kSmallEngine = {"--wal_segment_bytes=1MiB",
                                                "--write_buffer_bytes=256KiB"};
 
-// Every key with value, revision and expiry.
-std::string Dump(const std::shared_ptr<grpc::Channel>& channel) {
-  auto kv = v1::KV::NewStub(channel);
-  auto ctx = Ctx();
-  auto reader = kv->Scan(ctx.get(), v1::ScanRequest());
-  std::string out;
-  v1::ScanResponse chunk;
-  while (reader->Read(&chunk)) {
-    for (const auto& e : chunk.kvs()) {
-      absl::StrAppend(&out, e.key(), "=", e.value(), "@", e.revision(), "/",
-                      e.expires_at_unix_micros(), "\n");
-    }
-  }
-  grpc::Status s = reader->Finish();
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return out;
-}
-
-v1::StatsResponse Stats(const std::shared_ptr<grpc::Channel>& channel) {
-  v1::StatsResponse r;
-  grpc::Status s = v1::Admin::NewStub(channel)->Stats(Ctx().get(), {}, &r);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return r;
-}
-
 std::string Get(const std::shared_ptr<grpc::Channel>& channel,
                 const std::string& key) {
   v1::GetRequest req;
@@ -70,17 +45,6 @@ bool WaitCaughtUp(CairndProcess* replica, uint64_t primary_last,
         s.replica_primary_seq() == primary_last) {
       return true;
     }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return false;
-}
-
-// Waits until the server's last_seq reaches seq.
-bool WaitLastSeq(CairndProcess* server, uint64_t seq,
-                 absl::Duration timeout = absl::Seconds(60)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (Stats(server->Channel()).last_seq() >= seq) return true;
     absl::SleepFor(absl::Milliseconds(20));
   }
   return false;

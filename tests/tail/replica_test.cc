@@ -23,46 +23,6 @@ namespace {
 [[maybe_unused]] ::testing::Environment* const kCertEnv =
     ::testing::AddGlobalTestEnvironment(new TestCertEnvironment);
 
-// Every key of a server with value, revision and expiry.
-std::string Dump(const std::shared_ptr<grpc::Channel>& channel,
-                 uint64_t* read_seq = nullptr, const std::string& token = "") {
-  auto kv = v1::KV::NewStub(channel);
-  auto ctx = Ctx();
-  if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
-  auto reader = kv->Scan(ctx.get(), v1::ScanRequest());
-  std::string out;
-  v1::ScanResponse chunk;
-  while (reader->Read(&chunk)) {
-    if (read_seq != nullptr) *read_seq = chunk.read_seq();
-    for (const auto& e : chunk.kvs()) {
-      absl::StrAppend(&out, e.key(), "=", e.value(), "@", e.revision(), "/",
-                      e.expires_at_unix_micros(), "\n");
-    }
-  }
-  grpc::Status s = reader->Finish();
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return out;
-}
-
-v1::StatsResponse Stats(const std::shared_ptr<grpc::Channel>& channel) {
-  auto admin = v1::Admin::NewStub(channel);
-  v1::StatsResponse r;
-  grpc::Status s = admin->Stats(Ctx().get(), {}, &r);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return r;
-}
-
-// Waits until the replica has applied everything up to seq.
-bool WaitApplied(CairndProcess* replica, uint64_t seq,
-                 absl::Duration timeout = absl::Seconds(60)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (Stats(replica->Channel()).last_seq() >= seq) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return false;
-}
-
 absl::StatusOr<std::unique_ptr<CairndProcess>> StartReplica(
     const CairndProcess& primary, std::vector<std::string> extra = {}) {
   CairndOptions o;
@@ -134,7 +94,7 @@ TEST(ReplicaTest, BootstrapConvergeServeReadsRefuseWrites) {
   std::thread writer([&] { Load((*primary)->Channel(), "during", 1500); });
   writer.join();
   const uint64_t last = Stats((*primary)->Channel()).last_seq();
-  ASSERT_TRUE(WaitApplied(replica->get(), last));
+  ASSERT_TRUE(WaitLastSeq(replica->get(), last));
   uint64_t pseq = 0, rseq = 0;
   EXPECT_EQ(Dump((*replica)->Channel(), &rseq),
             Dump((*primary)->Channel(), &pseq));
@@ -212,8 +172,8 @@ TEST(ReplicaTest, ConvergesAcrossRestartsAndChains) {
   Load((*primary)->Channel(), "d", 800);
 
   const uint64_t last = Stats((*primary)->Channel()).last_seq();
-  ASSERT_TRUE(WaitApplied(replica->get(), last));
-  ASSERT_TRUE(WaitApplied(chained->get(), last));
+  ASSERT_TRUE(WaitLastSeq(replica->get(), last));
+  ASSERT_TRUE(WaitLastSeq(chained->get(), last));
   const std::string want = Dump((*primary)->Channel());
   EXPECT_EQ(Dump((*replica)->Channel()), want);
   EXPECT_EQ(Dump((*chained)->Channel()), want);
@@ -271,7 +231,7 @@ TEST(ReplicaTest, FollowsOverMutualTlsWithAToken) {
   ASSERT_TRUE(replica.ok()) << replica.status();
   uint64_t last = 0;
   for (int i = 100; i < 200; ++i) last = put(i);
-  ASSERT_TRUE(WaitApplied(replica->get(), last));
+  ASSERT_TRUE(WaitLastSeq(replica->get(), last));
   EXPECT_EQ(Dump((*replica)->Channel()),
             Dump((*primary)->Channel(), nullptr, reader));
 

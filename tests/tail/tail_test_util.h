@@ -1,5 +1,6 @@
 // Helpers for the Tail tests that run cairnd: a Tail stream reader that
-// collects events and progress messages, and small KV write helpers.
+// collects events and progress messages, small KV write helpers, and what
+// the replica tests compare and wait for (Dump, Stats, WaitLastSeq).
 #ifndef CAIRN_TESTS_TAIL_TAIL_TEST_UTIL_H_
 #define CAIRN_TESTS_TAIL_TAIL_TEST_UTIL_H_
 
@@ -101,6 +102,49 @@ inline void FillAndFlush(const std::shared_ptr<grpc::Channel>& channel,
   v1::FlushResponse fr;
   grpc::Status s = admin->Flush(Ctx().get(), {}, &fr);
   ASSERT_TRUE(s.ok()) << s.error_message();
+}
+
+// Every key of a server with its value, revision and expiry, one per line:
+// two servers with the same data give the same string. With read_seq, the
+// sequence the scan read at; with token, sent as a bearer token.
+inline std::string Dump(const std::shared_ptr<grpc::Channel>& channel,
+                        uint64_t* read_seq = nullptr,
+                        const std::string& token = "") {
+  auto kv = v1::KV::NewStub(channel);
+  auto ctx = Ctx();
+  if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+  auto reader = kv->Scan(ctx.get(), v1::ScanRequest());
+  std::string out;
+  v1::ScanResponse chunk;
+  while (reader->Read(&chunk)) {
+    if (read_seq != nullptr) *read_seq = chunk.read_seq();
+    for (const auto& e : chunk.kvs()) {
+      absl::StrAppend(&out, e.key(), "=", e.value(), "@", e.revision(), "/",
+                      e.expires_at_unix_micros(), "\n");
+    }
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return out;
+}
+
+inline v1::StatsResponse Stats(const std::shared_ptr<grpc::Channel>& channel) {
+  v1::StatsResponse r;
+  grpc::Status s = v1::Admin::NewStub(channel)->Stats(Ctx().get(), {}, &r);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return r;
+}
+
+// Waits (at most `timeout`) until the server's last_seq reaches seq, as a
+// replica's does once it applied everything up to seq.
+inline bool WaitLastSeq(CairndProcess* server, uint64_t seq,
+                        absl::Duration timeout = absl::Seconds(60)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (Stats(server->Channel()).last_seq() >= seq) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
 }
 
 }  // namespace cairn::test
