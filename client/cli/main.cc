@@ -162,8 +162,8 @@ int Main(const Args& all) {
   if (c == nullptr) return UnknownCommand(name);
   // "snapshot" takes a subcommand word first ("snapshot acquire"): the
   // hoisted flags go after it.
-  const bool has_subcommand = name == "snapshot" && !rest.empty() &&
-                              !absl::StartsWith(rest[0], "-");
+  const bool has_subcommand =
+      name == "snapshot" && !rest.empty() && !absl::StartsWith(rest[0], "-");
   rest.insert(rest.begin() + (has_subcommand ? 1 : 0), hoisted.begin(),
               hoisted.end());
   return c->run(rest);

@@ -163,9 +163,9 @@ class DB {
   // is LastSequence() + 1 when the batch commits; InvalidArgument for an
   // empty batch or one the engine refuses. Returns the batch's last
   // sequence. Conditions of the batch are ignored.
-  virtual absl::StatusOr<uint64_t> ApplyReplicated(
-      const WriteOptions& options, uint64_t first_seq,
-      const WriteBatch& batch) = 0;
+  virtual absl::StatusOr<uint64_t> ApplyReplicated(const WriteOptions& options,
+                                                   uint64_t first_seq,
+                                                   const WriteBatch& batch) = 0;
   // The same for a batch given as its encoding (a WAL payload, see
   // change_reader.h); DataLoss if it is malformed.
   absl::StatusOr<uint64_t> ApplyReplicated(const WriteOptions& options,
