@@ -50,67 +50,6 @@ bool WaitCaughtUp(CairndProcess* replica, uint64_t primary_last,
   return false;
 }
 
-// n writes of a mixed kind (puts, deletes, merges, batches) with sync
-// durability; returns the sequence of the last.
-uint64_t Load(const std::shared_ptr<grpc::Channel>& channel,
-              const std::string& tag, int n) {
-  auto kv = v1::KV::NewStub(channel);
-  uint64_t last = 0;
-  for (int i = 0; i < n; ++i) {
-    const std::string key = absl::StrCat("k/", (i * 13) % 300);
-    grpc::Status s;
-    switch (i % 4) {
-      case 0: {
-        v1::DeleteRequest r;
-        r.set_key(key);
-        r.set_durability(v1::DURABILITY_SYNC);
-        v1::DeleteResponse resp;
-        s = kv->Delete(Ctx().get(), r, &resp);
-        last = resp.seq();
-        break;
-      }
-      case 1: {
-        v1::MergeRequest r;
-        r.set_key(absl::StrCat("n/", i % 17));
-        r.set_operator_("add");
-        r.set_operand("5");
-        r.set_durability(v1::DURABILITY_SYNC);
-        v1::MergeResponse resp;
-        s = kv->Merge(Ctx().get(), r, &resp);
-        last = resp.seq();
-        break;
-      }
-      case 2: {
-        v1::BatchRequest b;
-        b.set_durability(v1::DURABILITY_SYNC);
-        auto* p = b.add_ops()->mutable_put();
-        p->set_key(key + "/ttl");
-        p->set_value(tag);
-        p->set_ttl_millis(3'600'000);
-        auto* d = b.add_ops()->mutable_delete_range();
-        d->set_start(absl::StrCat("k/", i % 30));
-        d->set_end(absl::StrCat("k/", i % 30, "0"));
-        v1::BatchResponse resp;
-        s = kv->Batch(Ctx().get(), b, &resp);
-        last = resp.seq();
-        break;
-      }
-      default: {
-        v1::PutRequest r;
-        r.set_key(key);
-        r.set_value(absl::StrCat(tag, "-", i, std::string(i % 500, 'v')));
-        r.set_durability(v1::DURABILITY_SYNC);
-        v1::PutResponse resp;
-        s = kv->Put(Ctx().get(), r, &resp);
-        last = resp.seq();
-      }
-    }
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    if (!s.ok()) return 0;
-  }
-  return last;
-}
-
 // A cairnd on an existing data dir (the operator's restart with other
 // flags: the harness's Restart() keeps the flags).
 absl::StatusOr<std::unique_ptr<CairndProcess>> StartOn(
@@ -146,12 +85,14 @@ TEST(Promotion, PromoteAReplicaRepointTheOtherRejoinTheOldPrimary) {
   auto primary = CairndProcess::Start(po);
   ASSERT_TRUE(primary.ok()) << primary.status();
   auto pch = (*primary)->Channel();
-  ASSERT_GT(Load(pch, "before", 400), 0u);  // the replicas copy this
+  ASSERT_GT(MixedLoad(pch, "before", 400, v1::DURABILITY_SYNC),
+            0u);  // the replicas copy this
   auto a = StartOn("", (*primary)->address());
   ASSERT_TRUE(a.ok()) << a.status();
   auto b = StartOn("", (*primary)->address());
   ASSERT_TRUE(b.ok()) << b.status();
-  ASSERT_GT(Load(pch, "during", 600), 0u);  // the replicas follow this
+  ASSERT_GT(MixedLoad(pch, "during", 600, v1::DURABILITY_SYNC),
+            0u);  // the replicas follow this
 
   // 1. Writers stopped: wait until both replicas applied the primary's
   // last sequence and report no lag.
@@ -184,7 +125,7 @@ TEST(Promotion, PromoteAReplicaRepointTheOtherRejoinTheOldPrimary) {
     EXPECT_EQ(Put(kv.get(), "promoted", "yes", v1::DURABILITY_SYNC),
               p_last + 1);
   }
-  ASSERT_GT(Load(ach, "after", 300), 0u);
+  ASSERT_GT(MixedLoad(ach, "after", 300, v1::DURABILITY_SYNC), 0u);
 
   // 4. B restarts with --replica_of=A: it resumes at its own last_seq + 1,
   // which is A's history; more writes while it follows.
@@ -193,7 +134,7 @@ TEST(Promotion, PromoteAReplicaRepointTheOtherRejoinTheOldPrimary) {
   ASSERT_TRUE(b2.ok()) << b2.status();
   EXPECT_EQ((*b2)->Log().find("replica bootstrapped"), std::string::npos)
       << "B should resume, not copy again";
-  const uint64_t a_last = Load(ach, "after2", 300);
+  const uint64_t a_last = MixedLoad(ach, "after2", 300, v1::DURABILITY_SYNC);
   ASSERT_GT(a_last, 0u);
   ASSERT_TRUE(WaitCaughtUp(b2->get(), a_last));
   EXPECT_EQ(Stats((*b2)->Channel()).replica_of(), (*a2)->address());

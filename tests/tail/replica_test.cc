@@ -32,66 +32,16 @@ absl::StatusOr<std::unique_ptr<CairndProcess>> StartReplica(
   return CairndProcess::Start(o);
 }
 
-// A mixed load: puts (some with TTL), deletes, merges, delete-ranges and
-// batches, n operations from `tag`.
-void Load(const std::shared_ptr<grpc::Channel>& channel, const std::string& tag,
-          int n) {
-  auto kv = v1::KV::NewStub(channel);
-  for (int i = 0; i < n; ++i) {
-    const std::string key = absl::StrCat("k/", (i * 13) % 400);
-    grpc::Status s;
-    switch (i % 6) {
-      case 0: {
-        v1::DeleteRequest r;
-        r.set_key(key);
-        v1::DeleteResponse resp;
-        s = kv->Delete(Ctx().get(), r, &resp);
-        break;
-      }
-      case 1: {
-        v1::MergeRequest r;
-        r.set_key(absl::StrCat("n/", i % 17));
-        r.set_operator_("add");
-        r.set_operand("5");
-        v1::MergeResponse resp;
-        s = kv->Merge(Ctx().get(), r, &resp);
-        break;
-      }
-      case 2: {
-        v1::BatchRequest b;
-        auto* p = b.add_ops()->mutable_put();
-        p->set_key(key + "/ttl");
-        p->set_value(tag);
-        p->set_ttl_millis(3'600'000);
-        auto* d = b.add_ops()->mutable_delete_range();
-        d->set_start(absl::StrCat("k/", i % 40));
-        d->set_end(absl::StrCat("k/", i % 40, "0"));
-        v1::BatchResponse resp;
-        s = kv->Batch(Ctx().get(), b, &resp);
-        break;
-      }
-      default: {
-        v1::PutRequest r;
-        r.set_key(key);
-        r.set_value(absl::StrCat(tag, "-", i, std::string(i % 300, 'v')));
-        v1::PutResponse resp;
-        s = kv->Put(Ctx().get(), r, &resp);
-      }
-    }
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
-}
-
 TEST(ReplicaTest, BootstrapConvergeServeReadsRefuseWrites) {
   CairndOptions po;
   po.args = {"--wal_segment_bytes=1MiB", "--write_buffer_bytes=256KiB"};
   auto primary = CairndProcess::Start(po);
   ASSERT_TRUE(primary.ok()) << primary.status();
-  Load((*primary)->Channel(), "before", 1500);  // flushed, in SSTables
+  MixedLoad((*primary)->Channel(), "before", 1500);  // flushed, in SSTables
 
   auto replica = StartReplica(**primary);
   ASSERT_TRUE(replica.ok()) << replica.status();
-  std::thread writer([&] { Load((*primary)->Channel(), "during", 1500); });
+  std::thread writer([&] { MixedLoad((*primary)->Channel(), "during", 1500); });
   writer.join();
   const uint64_t last = Stats((*primary)->Channel()).last_seq();
   ASSERT_TRUE(WaitLastSeq(replica->get(), last));
@@ -156,20 +106,20 @@ TEST(ReplicaTest, ConvergesAcrossRestartsAndChains) {
   auto chained = StartReplica(**replica);
   ASSERT_TRUE(chained.ok()) << chained.status();
 
-  Load((*primary)->Channel(), "a", 800);
+  MixedLoad((*primary)->Channel(), "a", 800);
   {
     // The replica dies and comes back while the primary takes writes.
-    std::thread writer([&] { Load((*primary)->Channel(), "b", 1500); });
+    std::thread writer([&] { MixedLoad((*primary)->Channel(), "b", 1500); });
     absl::SleepFor(absl::Milliseconds(100));
     (*replica)->Kill();  // mid-stream, without a goodbye
     absl::SleepFor(absl::Milliseconds(200));
     ASSERT_TRUE((*replica)->Restart().ok());
     writer.join();
   }
-  Load((*primary)->Channel(), "c", 400);
+  MixedLoad((*primary)->Channel(), "c", 400);
   ASSERT_TRUE((*primary)->StopCleanly().ok());  // the replicas reconnect
   ASSERT_TRUE((*primary)->Restart().ok());
-  Load((*primary)->Channel(), "d", 800);
+  MixedLoad((*primary)->Channel(), "d", 800);
 
   const uint64_t last = Stats((*primary)->Channel()).last_seq();
   ASSERT_TRUE(WaitLastSeq(replica->get(), last));

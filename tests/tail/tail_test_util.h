@@ -104,6 +104,70 @@ inline void FillAndFlush(const std::shared_ptr<grpc::Channel>& channel,
   ASSERT_TRUE(s.ok()) << s.error_message();
 }
 
+// n writes of a mixed kind from `tag`: puts (some with a TTL, values of up
+// to 300 bytes), deletes, `add` merges, and batches with a delete-range,
+// over about 400 keys. Returns the sequence of the last write, or 0 (and a
+// test failure) if one failed.
+inline uint64_t MixedLoad(const std::shared_ptr<grpc::Channel>& channel,
+                          const std::string& tag, int n,
+                          v1::Durability durability = v1::DURABILITY_DEFAULT) {
+  auto kv = v1::KV::NewStub(channel);
+  uint64_t last = 0;
+  for (int i = 0; i < n; ++i) {
+    const std::string key = absl::StrCat("k/", (i * 13) % 400);
+    grpc::Status s;
+    switch (i % 6) {
+      case 0: {
+        v1::DeleteRequest r;
+        r.set_key(key);
+        r.set_durability(durability);
+        v1::DeleteResponse resp;
+        s = kv->Delete(Ctx().get(), r, &resp);
+        last = resp.seq();
+        break;
+      }
+      case 1: {
+        v1::MergeRequest r;
+        r.set_key(absl::StrCat("n/", i % 17));
+        r.set_operator_("add");
+        r.set_operand("5");
+        r.set_durability(durability);
+        v1::MergeResponse resp;
+        s = kv->Merge(Ctx().get(), r, &resp);
+        last = resp.seq();
+        break;
+      }
+      case 2: {
+        v1::BatchRequest b;
+        b.set_durability(durability);
+        auto* p = b.add_ops()->mutable_put();
+        p->set_key(key + "/ttl");
+        p->set_value(tag);
+        p->set_ttl_millis(3'600'000);
+        auto* d = b.add_ops()->mutable_delete_range();
+        d->set_start(absl::StrCat("k/", i % 40));
+        d->set_end(absl::StrCat("k/", i % 40, "0"));
+        v1::BatchResponse resp;
+        s = kv->Batch(Ctx().get(), b, &resp);
+        last = resp.seq();
+        break;
+      }
+      default: {
+        v1::PutRequest r;
+        r.set_key(key);
+        r.set_value(absl::StrCat(tag, "-", i, std::string(i % 300, 'v')));
+        r.set_durability(durability);
+        v1::PutResponse resp;
+        s = kv->Put(Ctx().get(), r, &resp);
+        last = resp.seq();
+      }
+    }
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (!s.ok()) return 0;
+  }
+  return last;
+}
+
 // Every key of a server with its value, revision and expiry, one per line:
 // two servers with the same data give the same string. With read_seq, the
 // sequence the scan read at; with token, sent as a bearer token.
