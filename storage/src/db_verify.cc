@@ -29,21 +29,31 @@ void Verifier::Problem(Severity severity, const std::string& file,
       VerifyProblem{severity, file, offset, std::move(what)});
 }
 
-std::optional<std::string> Verifier::ReadWhole(const std::string& path) {
+std::unique_ptr<File> Verifier::OpenForCheck(const std::string& path,
+                                             uint64_t* size,
+                                             const std::string& context) {
   auto file = fs_->Open(path, OpenOptions{.read_only = true});
   if (!file.ok()) {
     Corrupt(path, kNoOffset,
-            absl::StrCat("cannot open: ", file.status().message()));
-    return std::nullopt;
+            absl::StrCat(context, "cannot open: ", file.status().message()));
+    return nullptr;
   }
-  auto size = (*file)->Size();
-  if (!size.ok()) {
+  auto size_or = (*file)->Size();
+  if (!size_or.ok()) {
     Corrupt(path, kNoOffset,
-            absl::StrCat("cannot stat: ", size.status().message()));
-    return std::nullopt;
+            absl::StrCat(context, "cannot stat: ", size_or.status().message()));
+    return nullptr;
   }
-  std::string data(*size, '\0');
-  auto n = (*file)->ReadAt(0, data.data(), data.size());
+  *size = *size_or;
+  return std::move(*file);
+}
+
+std::optional<std::string> Verifier::ReadWhole(const std::string& path) {
+  uint64_t size = 0;
+  std::unique_ptr<File> file = OpenForCheck(path, &size);
+  if (file == nullptr) return std::nullopt;
+  std::string data(size, '\0');
+  auto n = file->ReadAt(0, data.data(), data.size());
   if (!n.ok() || *n != data.size()) {
     Corrupt(path, 0,
             absl::StrCat("cannot read: ",

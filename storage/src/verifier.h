@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -49,6 +50,11 @@ class Verifier {
     Problem(Severity::kTornTail, file, offset, std::move(what));
   }
   // Reads a whole (small) file; on failure reports it and returns nullopt.
+  // Opens `path` read-only and sets *size; on failure reports it as
+  // corruption of that file (prefixed with `context`, if any) and returns
+  // null.
+  std::unique_ptr<File> OpenForCheck(const std::string& path, uint64_t* size,
+                                     const std::string& context = "");
   std::optional<std::string> ReadWhole(const std::string& path);
 
   void CheckCurrent();

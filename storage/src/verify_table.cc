@@ -27,19 +27,11 @@ void Verifier::CheckTables() {
 void Verifier::CheckTable(int level, const FileMetaData& meta) {
   const std::string path = TableFileName(dir_, meta.number);
   ++report_.tables;
-  auto file = fs_->Open(path, OpenOptions{.read_only = true});
-  if (!file.ok()) {
-    Corrupt(path, kNoOffset,
-            absl::StrFormat("table of level %d listed in the MANIFEST: %s",
-                            level, file.status().message()));
-    return;
-  }
-  auto size_or = (*file)->Size();
-  if (!size_or.ok()) {
-    Corrupt(path, kNoOffset, std::string(size_or.status().message()));
-    return;
-  }
-  const uint64_t size = *size_or;
+  uint64_t size = 0;
+  std::unique_ptr<File> file = OpenForCheck(
+      path, &size,
+      absl::StrFormat("table of level %d listed in the MANIFEST: ", level));
+  if (file == nullptr) return;
   ++report_.files;
   if (size != meta.file_size) {
     Corrupt(path, kNoOffset,
@@ -53,7 +45,7 @@ void Verifier::CheckTable(int level, const FileMetaData& meta) {
   const uint64_t footer_offset = size - Footer::kEncodedLength;
   std::string footer_bytes(Footer::kEncodedLength, '\0');
   auto n =
-      (*file)->ReadAt(footer_offset, footer_bytes.data(), footer_bytes.size());
+      file->ReadAt(footer_offset, footer_bytes.data(), footer_bytes.size());
   Footer footer;
   if (!n.ok() || *n != footer_bytes.size()) {
     Corrupt(path, footer_offset, "cannot read the footer");
@@ -77,7 +69,7 @@ void Verifier::CheckTable(int level, const FileMetaData& meta) {
   pieces.push_back({footer_offset, Footer::kEncodedLength, "footer"});
   auto read_block = [&](const BlockHandle& h,
                         const std::string& what) -> std::optional<std::string> {
-    absl::StatusOr<std::string> b = ReadBlock(**file, size, h);
+    absl::StatusOr<std::string> b = ReadBlock(*file, size, h);
     if (!b.ok()) {
       unreadable = true;
       Corrupt(path, h.offset, absl::StrCat(what, ": ", b.status().message()));

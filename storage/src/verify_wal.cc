@@ -84,22 +84,14 @@ void Verifier::CheckWal() {
 void Verifier::CheckSegment(const Segment& seg, bool last, uint64_t* next_seq) {
   using namespace cairn::wal;  // NOLINT: the WAL format's names
   const std::string& path = seg.path;
-  auto file = fs_->Open(path, OpenOptions{.read_only = true});
-  if (!file.ok()) {
-    Corrupt(path, kNoOffset, std::string(file.status().message()));
-    return;
-  }
-  auto size_or = (*file)->Size();
-  if (!size_or.ok()) {
-    Corrupt(path, kNoOffset, std::string(size_or.status().message()));
-    return;
-  }
-  const uint64_t size = *size_or;
+  uint64_t size = 0;
+  std::unique_ptr<File> file = OpenForCheck(path, &size);
+  if (file == nullptr) return;
   if (size < kSegmentHeaderSize + kFrameHeaderSize) {
     Corrupt(path, 0, absl::StrFormat("only %d bytes", size));
     return;
   }
-  auto map = (*file)->Map(0, size, /*writable=*/false);
+  auto map = file->Map(0, size, /*writable=*/false);
   if (!map.ok()) {
     Corrupt(path, kNoOffset, std::string(map.status().message()));
     return;
