@@ -153,6 +153,28 @@ class AbandonTest : public CairndSuite {
     }
   }
 
+  // Half of the readers (each with its own channel, context and reader) go
+  // away without a word, the others cancel: the server must release every
+  // stream, and each cancelled call ends CANCELLED.
+  template <typename Response, typename Reader>
+  void AbandonHalf(std::vector<Reader>& readers) {
+    for (size_t i = 0; i < readers.size(); ++i) {
+      if (i % 2 == 0) {
+        readers[i] = Reader();
+      } else {
+        readers[i].ctx->TryCancel();
+      }
+    }
+    EXPECT_TRUE(EverythingReleased());
+    for (Reader& r : readers) {
+      if (r.reader == nullptr) continue;
+      Response response;
+      while (r.reader->Read(&response)) {
+      }
+      EXPECT_EQ(r.reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+    }
+  }
+
   // Waits (at most 20 s) until `n` streams of `kind` are open.
   bool StreamsOpen(const std::string& kind, int n) {
     const absl::Time until = absl::Now() + absl::Seconds(20);
@@ -499,22 +521,7 @@ TEST_F(AbandonTest, ScanClientsThatNeverRead) {
   EXPECT_TRUE(StreamsOpen("scan", kReaders))
       << "scan streams open: " << OpenStreams("scan");
 
-  // Half go away without a word, the others cancel.
-  for (int i = 0; i < kReaders; ++i) {
-    if (i % 2 == 0) {
-      readers[i] = Reader();
-    } else {
-      readers[i].ctx->TryCancel();
-    }
-  }
-  EXPECT_TRUE(EverythingReleased());
-  for (Reader& r : readers) {
-    if (r.reader == nullptr) continue;
-    v1::ScanResponse chunk;
-    while (r.reader->Read(&chunk)) {
-    }
-    EXPECT_EQ(r.reader->Finish().error_code(), StatusCode::CANCELLED);
-  }
+  AbandonHalf<v1::ScanResponse>(readers);
   EXPECT_EQ(Stats().last_seq(), last + 1);  // ExpectOthersServed's put
 }
 
@@ -562,21 +569,7 @@ TEST_F(AbandonTest, TailClientsThatNeverReadUnderAFastWriter) {
   EXPECT_LT(peak, rss_before + kMemoryBound);
   EXPECT_TRUE(StreamsOpen("tail", kReaders))
       << "tail streams open: " << OpenStreams("tail");
-  for (int i = 0; i < kReaders; ++i) {
-    if (i % 2 == 0) {
-      readers[i] = Reader();
-    } else {
-      readers[i].ctx->TryCancel();
-    }
-  }
-  EXPECT_TRUE(EverythingReleased());
-  for (Reader& r : readers) {
-    if (r.reader == nullptr) continue;
-    v1::TailResponse resp;
-    while (r.reader->Read(&resp)) {
-    }
-    EXPECT_EQ(r.reader->Finish().error_code(), StatusCode::CANCELLED);
-  }
+  AbandonHalf<v1::TailResponse>(readers);
 }
 
 // Part 6: messages at the largest sizes the limits allow. Values of up to
