@@ -30,78 +30,75 @@
 namespace cairn::server {
 namespace {
 
-// The replica series (docs/metrics.md, "Read replicas").
+// A family of one sample without labels.
+prometheus::MetricFamily OneSample(std::string name, std::string help,
+                                   prometheus::MetricType type, double value) {
+  prometheus::ClientMetric m;
+  if (type == prometheus::MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  return prometheus::MetricFamily{std::move(name), std::move(help), type, {m}};
+}
+
 // Space on the data dir's file system, read at scrape time, and the
 // --min_free_disk_bytes threshold below which writes are refused: what a
 // disk-full alert compares.
 std::vector<prometheus::MetricFamily> DataDirFamilies(const std::string& dir,
                                                       uint64_t min_free) {
   using prometheus::MetricType;
-  auto gauge = [](std::string name, std::string help, double value) {
-    prometheus::ClientMetric m;
-    m.gauge.value = value;
-    return prometheus::MetricFamily{
-        std::move(name), std::move(help), MetricType::Gauge, {m}};
-  };
   std::vector<prometheus::MetricFamily> out;
   struct statvfs st;
   if (statvfs(dir.c_str(), &st) == 0) {
     const double unit = static_cast<double>(st.f_frsize);
-    out.push_back(gauge("cairn_data_dir_free_bytes",
-                        "bytes available to cairnd on the data dir's file "
-                        "system",
-                        static_cast<double>(st.f_bavail) * unit));
-    out.push_back(gauge("cairn_data_dir_size_bytes",
-                        "size of the data dir's file system",
-                        static_cast<double>(st.f_blocks) * unit));
+    out.push_back(
+        OneSample("cairn_data_dir_free_bytes",
+                  "bytes available to cairnd on the data dir's file system",
+                  MetricType::Gauge, static_cast<double>(st.f_bavail) * unit));
+    out.push_back(OneSample(
+        "cairn_data_dir_size_bytes", "size of the data dir's file system",
+        MetricType::Gauge, static_cast<double>(st.f_blocks) * unit));
   }
-  out.push_back(gauge("cairn_min_free_disk_bytes",
-                      "writes are refused below this much free space "
-                      "(--min_free_disk_bytes; 0 = never)",
-                      static_cast<double>(min_free)));
+  out.push_back(OneSample("cairn_min_free_disk_bytes",
+                          "writes are refused below this much free space "
+                          "(--min_free_disk_bytes; 0 = never)",
+                          MetricType::Gauge, static_cast<double>(min_free)));
   return out;
 }
 
+// The replica series (docs/metrics.md, "Read replicas").
 std::vector<prometheus::MetricFamily> ReplicaFamilies(
     const ReplicaFollower& follower) {
   const ReplicaStatus s = follower.Status();
-  auto one = [](std::string name, std::string help, prometheus::MetricType type,
-                double value) {
-    prometheus::ClientMetric m;
-    if (type == prometheus::MetricType::Counter) {
-      m.counter.value = value;
-    } else {
-      m.gauge.value = value;
-    }
-    return prometheus::MetricFamily{
-        std::move(name), std::move(help), type, {m}};
-  };
   using prometheus::MetricType;
   return {
-      one("cairn_replica_connected",
-          "1 while the replica streams from its primary", MetricType::Gauge,
-          s.connected ? 1 : 0),
-      one("cairn_replica_applied_sequence", "last sequence the replica applied",
-          MetricType::Gauge, static_cast<double>(s.applied_seq)),
-      one("cairn_replica_primary_sequence",
-          "the primary's last committed sequence, as last seen",
-          MetricType::Gauge, static_cast<double>(s.primary_seq)),
-      one("cairn_replica_lag_sequences",
+      OneSample("cairn_replica_connected",
+                "1 while the replica streams from its primary",
+                MetricType::Gauge, s.connected ? 1 : 0),
+      OneSample("cairn_replica_applied_sequence",
+                "last sequence the replica applied", MetricType::Gauge,
+                static_cast<double>(s.applied_seq)),
+      OneSample("cairn_replica_primary_sequence",
+                "the primary's last committed sequence, as last seen",
+                MetricType::Gauge, static_cast<double>(s.primary_seq)),
+      OneSample(
+          "cairn_replica_lag_sequences",
           "sequences the primary committed that the replica has not applied",
           MetricType::Gauge, static_cast<double>(s.lag_seqs)),
-      one("cairn_replica_lag_seconds",
-          "age of the newest applied commit while the replica is behind",
-          MetricType::Gauge, s.lag_seconds),
-      one("cairn_replica_applied_batches_total",
-          "batches applied from the primary", MetricType::Counter,
-          static_cast<double>(s.applied_batches)),
-      one("cairn_replica_reconnects_total",
-          "times the stream to the primary ended and was opened again",
-          MetricType::Counter, static_cast<double>(s.reconnects)),
-      one("cairn_replica_out_of_range",
-          "1 when the primary no longer holds what the replica needs (it "
-          "must be bootstrapped again)",
-          MetricType::Gauge, s.out_of_range ? 1 : 0),
+      OneSample("cairn_replica_lag_seconds",
+                "age of the newest applied commit while the replica is behind",
+                MetricType::Gauge, s.lag_seconds),
+      OneSample("cairn_replica_applied_batches_total",
+                "batches applied from the primary", MetricType::Counter,
+                static_cast<double>(s.applied_batches)),
+      OneSample("cairn_replica_reconnects_total",
+                "times the stream to the primary ended and was opened again",
+                MetricType::Counter, static_cast<double>(s.reconnects)),
+      OneSample("cairn_replica_out_of_range",
+                "1 when the primary no longer holds what the replica needs (it "
+                "must be bootstrapped again)",
+                MetricType::Gauge, s.out_of_range ? 1 : 0),
   };
 }
 
