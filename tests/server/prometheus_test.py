@@ -33,12 +33,15 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "python"))
+import cairnd_harness  # noqa: E402
+
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
 START_TIMEOUT = 60     # cairnd /healthz, prometheus /-/ready
 UP_TIMEOUT = 60        # up{job="cairn"} == 1
 QUERY_TIMEOUT = 30     # each further query until it holds
-STOP_TIMEOUT = 30      # each process after SIGTERM
 HTTP_TIMEOUT = 5       # one HTTP request
 
 
@@ -73,14 +76,6 @@ def http_get(url):
         return 0, str(e)
 
 
-def read_file(path):
-    try:
-        with open(path, "r", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def ensure_prometheus():
     if os.access(PROMETHEUS, os.X_OK):
         return
@@ -106,46 +101,7 @@ def ensure_prometheus():
         raise Failure("%s still missing after apt-get install" % PROMETHEUS)
 
 
-class Process:
-    """A child process with its output in a log file."""
-
-    def __init__(self, name, args, log_path):
-        self.name = name
-        self.log_path = log_path
-        self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
-
-    def running(self):
-        return self.proc.poll() is None
-
-    def log_text(self):
-        return read_file(self.log_path)
-
-    def stop(self, timeout=STOP_TIMEOUT):
-        """SIGTERM and wait; returns the exit code (None if it had to be
-        killed)."""
-        if self.proc.poll() is not None:
-            self._log.close()
-            return self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
-            code = None
-        self._log.close()
-        return code
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
-        self._log.close()
+Process = cairnd_harness.LoggedProcess
 
 
 def wait_for(what, fn, timeout, proc=None, interval=0.2):

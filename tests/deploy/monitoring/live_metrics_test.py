@@ -396,36 +396,6 @@ def check_names(monitoring_dir, expo):
 
 # --- Prometheus -------------------------------------------------------------
 
-class Process:
-    def __init__(self, name, args, log_path):
-        self.name = name
-        self.log_path = log_path
-        self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
-
-    def running(self):
-        return self.proc.poll() is None
-
-    def log_text(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def stop(self, timeout=30):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
-        self._log.close()
-        return self.proc.returncode
-
-
 def prom_query(base, expr):
     url = "%s/api/v1/query?%s" % (base, urllib.parse.urlencode({"query": expr}))
     code, body = http_get(url)
@@ -581,7 +551,7 @@ def run_prometheus(args, tmp, primary, replica, sources):
     config, ndropped = prom_config(args.monitoring_dir, args.k8s_dir, tmp,
                                    primary, replica)
     port = cairnd_harness.free_port()
-    prom = Process("prometheus", [
+    prom = cairnd_harness.LoggedProcess("prometheus", [
         PROMETHEUS, "--config.file=" + config,
         "--storage.tsdb.path=" + os.path.join(tmp, "tsdb"),
         "--web.listen-address=127.0.0.1:%d" % port,
@@ -716,9 +686,7 @@ def run_prometheus(args, tmp, primary, replica, sources):
         code = prom.stop()
         check(code == 0, "prometheus exited %s" % code)
     finally:
-        if prom.running():
-            prom.proc.kill()
-            prom.proc.wait(timeout=30)
+        prom.kill()
 
 
 # --- Main -------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 - generate_stubs(proto_dir, out_dir): runs grpc_tools.protoc on the Cairn and
   health .proto files and makes the generated modules importable.
+- LoggedProcess: a child process (cairnd, prometheus, ...) with its output
+  in a log file, stopped with SIGTERM and a bounded wait.
 - Cairnd: starts the real cairnd binary on free loopback ports with a data
   dir, waits (bounded) until its health service says SERVING, and stops it
   with a signal, waiting (bounded) for the exit.
@@ -204,3 +206,49 @@ class Cairnd:
         except OSError:
             return "(no log)"
         return data[-max_bytes:].decode(errors="replace")
+
+
+class LoggedProcess:
+    """A child process with its output in a log file."""
+
+    def __init__(self, name, args, log_path):
+        self.name = name
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def log_text(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self, timeout=30):
+        """SIGTERM and wait; returns the exit code (None if it had to be
+        killed)."""
+        if self.proc.poll() is not None:
+            self._log.close()
+            return self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+            code = None
+        self._log.close()
+        return code
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        self._log.close()
