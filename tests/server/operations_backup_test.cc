@@ -259,13 +259,6 @@ class Writers {
   std::vector<std::thread> threads_;
 };
 
-v1::StatsResponse Stats(const std::shared_ptr<grpc::Channel>& channel) {
-  v1::StatsResponse r;
-  grpc::Status s = v1::Admin::NewStub(channel)->Stats(Ctx().get(), {}, &r);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return r;
-}
-
 grpc::Status Checkpoint(const std::shared_ptr<grpc::Channel>& channel,
                         const std::string& dir) {
   v1::CheckpointRequest req;
@@ -470,11 +463,7 @@ TEST(OperationsBackup,
   auto seeded = CairndProcess::Start(so);
   ASSERT_TRUE(seeded.ok()) << seeded.status();
   const uint64_t primary_last = Stats(ch).last_seq();
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (Stats((*seeded)->Channel()).last_seq() < primary_last &&
-         absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  EXPECT_TRUE(WaitLastSeq(seeded->get(), primary_last));
   EXPECT_EQ(Dump((*seeded)->Channel()), Dump(ch));
   EXPECT_EQ((*seeded)->Log().find("replica bootstrapped"), std::string::npos);
   EXPECT_TRUE((*seeded)->StopCleanly().ok());
@@ -540,12 +529,7 @@ TEST(OperationsBackup, CheckpointOfAReadReplica) {
   ASSERT_TRUE(replica.ok()) << replica.status();
   const uint64_t target = Stats(ch).last_seq();
   writers.WaitWrites(100);
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (Stats((*replica)->Channel()).last_seq() < target &&
-         absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  ASSERT_GE(Stats((*replica)->Channel()).last_seq(), target);
+  ASSERT_TRUE(WaitLastSeq(replica->get(), target));
 
   // The checkpoint dir is on the replica's machine (here: the same one).
   const std::string root = MakeTempDir("cairn-ops-backup-");

@@ -1,6 +1,7 @@
 // Helpers shared by the server test suites: a client context with a
-// deadline, a status matcher that checks the field named in the message, and
-// a suite base that runs one cairnd for all the tests of a suite.
+// deadline, a status matcher that checks the field named in the message,
+// Admin Stats and a wait for a server's last_seq, and a suite base that runs
+// one cairnd for all the tests of a suite.
 #ifndef CAIRN_TESTS_SERVER_SERVER_TEST_UTIL_H_
 #define CAIRN_TESTS_SERVER_SERVER_TEST_UTIL_H_
 
@@ -10,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "cairn/v1/admin.grpc.pb.h"
 #include "cairn/v1/kv.grpc.pb.h"
 #include "cairnd_process.h"
 #include "grpcpp/grpcpp.h"
@@ -62,6 +64,25 @@ inline ::testing::AssertionResult IsError(const grpc::Status& status,
 // Base of a suite whose tests share one cairnd: the derived suite's
 // SetUpTestSuite calls StartSuiteServer; the server is stopped (and must
 // exit cleanly) after the suite's last test.
+inline v1::StatsResponse Stats(const std::shared_ptr<grpc::Channel>& channel) {
+  v1::StatsResponse r;
+  grpc::Status s = v1::Admin::NewStub(channel)->Stats(Ctx().get(), {}, &r);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return r;
+}
+
+// Waits (at most `timeout`) until the server's last_seq reaches seq, as a
+// replica's does once it applied everything up to seq.
+inline bool WaitLastSeq(CairndProcess* server, uint64_t seq,
+                        absl::Duration timeout = absl::Seconds(60)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (Stats(server->Channel()).last_seq() >= seq) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
+}
+
 class CairndSuite : public ::testing::Test {
  protected:
   // A server that does not start fails every test of the suite (a fatal

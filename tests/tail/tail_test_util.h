@@ -1,6 +1,6 @@
 // Helpers for the Tail tests that run cairnd: a Tail stream reader that
 // collects events and progress messages, small KV write helpers, and what
-// the replica tests compare and wait for (Dump, Stats, WaitLastSeq).
+// the replica tests compare (Dump).
 #ifndef CAIRN_TESTS_TAIL_TAIL_TEST_UTIL_H_
 #define CAIRN_TESTS_TAIL_TAIL_TEST_UTIL_H_
 
@@ -190,25 +190,6 @@ inline std::string Dump(const std::shared_ptr<grpc::Channel>& channel,
   grpc::Status s = reader->Finish();
   EXPECT_TRUE(s.ok()) << s.error_message();
   return out;
-}
-
-inline v1::StatsResponse Stats(const std::shared_ptr<grpc::Channel>& channel) {
-  v1::StatsResponse r;
-  grpc::Status s = v1::Admin::NewStub(channel)->Stats(Ctx().get(), {}, &r);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return r;
-}
-
-// Waits (at most `timeout`) until the server's last_seq reaches seq, as a
-// replica's does once it applied everything up to seq.
-inline bool WaitLastSeq(CairndProcess* server, uint64_t seq,
-                        absl::Duration timeout = absl::Seconds(60)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (Stats(server->Channel()).last_seq() >= seq) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return false;
 }
 
 }  // namespace cairn::test
