@@ -1,6 +1,8 @@
 // Opening, recovering, closing and describing a DBImpl.
 #include "db_impl.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
@@ -107,6 +109,10 @@ absl::Status DBImpl::OpenImpl() {
 
   l.lock();
   threads_.emplace_back([this] { FlushThread(); });
+  threads_.emplace_back([this] {
+    pthread_setname_np(pthread_self(), "cairn-commit");
+    CommitThread();
+  });
   for (int i = 0; i < std::max(1, options_.max_background_compactions); ++i) {
     threads_.emplace_back([this] { CompactionThread(); });
   }
@@ -252,12 +258,15 @@ absl::Status DBImpl::Close() {
   shutting_down_ = true;
   shutting_down_flag_ = true;
   visible_cv_.notify_all();
-  // Stalled writers wake up and fail (shutting_down_); queued ones follow.
+  // Stalled writers wake up and fail (shutting_down_); queued ones follow,
+  // callback writers through the commit thread.
   bg_cv_.notify_all();
   while (!writers_.empty()) {
     NotifyBackgroundDone();
     bg_done_cv_.wait_for(lock, std::chrono::milliseconds(1));
   }
+  // No writer can queue any more (closed_): the commit thread may end.
+  commit_cv_.notify_all();
   lock.unlock();
   for (std::thread& t : threads_) t.join();
   threads_.clear();

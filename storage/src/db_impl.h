@@ -95,6 +95,8 @@ class DBImpl final : public DB {
                                            const WriteBatch& batch) override;
   absl::StatusOr<uint64_t> Write(const WriteOptions& options,
                                  const WriteBatch& batch) override;
+  void WriteAsync(const WriteOptions& options, WriteBatch batch,
+                  WriteCallback done) override;
   std::unique_ptr<Transaction> BeginTransaction(
       const TransactionOptions& options) override;
   absl::StatusOr<GetResult> Get(const ReadOptions& options,
@@ -132,6 +134,20 @@ class DBImpl final : public DB {
   absl::StatusOr<uint64_t> WriteInternal(const WriteOptions& options,
                                          const WriteBatch* batch,
                                          const WriteCheck* check = nullptr);
+  // Queues w; wakes the commit thread if w is a callback writer that has
+  // become the head of the queue. mu_ held.
+  void EnqueueWriterLocked(Writer* w);
+  // The head of writers_ leads one commit group: stall checks, WAL, memtable,
+  // publication; then the group leaves the queue, its blocking members are
+  // woken, and the next head is told to lead. Returns the callback writers
+  // of the group, to be completed (CompleteCallbackWriters) once mu_ is
+  // released.
+  std::vector<Writer*> LeadGroup(std::unique_lock<std::mutex>& lock);
+  static void CompleteCallbackWriters(const std::vector<Writer*>& writers,
+                                      Statistics& stats);
+  // The commit thread: leads every group whose head is a callback writer
+  // (WriteAsync), as no caller's thread waits for it.
+  void CommitThread();
   absl::Status MakeRoomForWrite(std::unique_lock<std::mutex>& lock,
                                 const WriteOptions& options, uint64_t bytes);
   // Holds write groups back (after the one in its memtable insert, if any)
@@ -262,6 +278,8 @@ class DBImpl final : public DB {
   std::atomic<uint64_t> last_sequence_{0};
 
   std::deque<Writer*> writers_;
+  // The head of writers_ is a callback writer: the commit thread leads.
+  std::condition_variable commit_cv_;
   // Scratch space of the current write-group leader (only it uses them).
   std::vector<Writer*> group_;
   std::vector<uint64_t> first_seqs_;

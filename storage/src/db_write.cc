@@ -21,6 +21,12 @@ struct DBImpl::Writer {
   absl::Status status;
   uint64_t seq = 0;  // last sequence of the batch
   std::condition_variable cv;
+  absl::Time start;  // when the write was submitted
+  // A callback writer (WriteAsync) owns its batch and check, and has no
+  // thread waiting on cv: its leader completes it through `callback`.
+  WriteCallback callback;
+  WriteBatch owned_batch;
+  WriteCheck owned_check;
 };
 
 namespace {
@@ -139,24 +145,96 @@ absl::StatusOr<uint64_t> DBImpl::ApplyReplicated(const WriteOptions& options,
   return WriteInternal(options, &batch, &check);
 }
 
+void DBImpl::WriteAsync(const WriteOptions& options, WriteBatch batch,
+                        WriteCallback done) {
+  if (batch.Count() == 0 && batch.conditions().empty()) {
+    return done(LastSequence());
+  }
+  if (absl::Status s = ValidateBatch(batch); !s.ok()) return done(s);
+  auto w = std::make_unique<Writer>();
+  w->start = absl::Now();
+  w->options = options;
+  w->callback = std::move(done);
+  w->owned_batch = std::move(batch);
+  w->batch = &w->owned_batch;
+  if (!w->owned_batch.conditions().empty()) {
+    w->owned_check.conditions = &w->owned_batch.conditions();
+    w->check = &w->owned_check;
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  if (closed_) {
+    lock.unlock();
+    return w->callback(absl::FailedPreconditionError("DB is closed"));
+  }
+  EnqueueWriterLocked(w.release());  // deleted by CompleteCallbackWriters
+}
+
+void DBImpl::EnqueueWriterLocked(Writer* w) {
+  writers_.push_back(w);
+  if (w->callback && writers_.size() == 1) commit_cv_.notify_one();
+}
+
+void DBImpl::CommitThread() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    if (!writers_.empty() && writers_.front()->callback) {
+      std::vector<Writer*> finished = LeadGroup(lock);
+      lock.unlock();
+      CompleteCallbackWriters(finished, stats_);
+      lock.lock();
+      continue;
+    }
+    // Close drains the queue before it lets this thread end.
+    if (closed_ && writers_.empty()) return;
+    commit_cv_.wait(lock);
+  }
+}
+
+void DBImpl::CompleteCallbackWriters(const std::vector<Writer*>& writers,
+                                     Statistics& stats) {
+  const absl::Time now = absl::Now();
+  for (Writer* g : writers) {
+    std::unique_ptr<Writer> owned(g);
+    stats.Record(HistogramType::kWriteMicros,
+                 absl::ToInt64Microseconds(now - g->start));
+    if (g->status.ok()) {
+      g->callback(g->seq);
+    } else {
+      g->callback(g->status);
+    }
+  }
+}
+
 absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
                                                const WriteBatch* batch,
                                                const WriteCheck* check) {
-  const absl::Time start = absl::Now();
   Writer w;
+  w.start = absl::Now();
   w.batch = batch;
   w.options = options;
   w.check = check;
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return absl::FailedPreconditionError("DB is closed");
-  writers_.push_back(&w);
+  EnqueueWriterLocked(&w);
   while (!w.done && &w != writers_.front()) w.cv.wait(lock);
-  if (w.done) {
-    if (!w.status.ok()) return w.status;
-    return w.seq;
+  if (!w.done) {
+    std::vector<Writer*> finished = LeadGroup(lock);
+    lock.unlock();
+    CompleteCallbackWriters(finished, stats_);
+  } else {
+    lock.unlock();
   }
+  stats_.Record(HistogramType::kWriteMicros,
+                absl::ToInt64Microseconds(absl::Now() - w.start));
+  if (!w.status.ok()) return w.status;
+  return w.seq;
+}
 
-  // This writer leads a group.
+std::vector<DBImpl::Writer*> DBImpl::LeadGroup(
+    std::unique_lock<std::mutex>& lock) {
+  Writer& w = *writers_.front();
+  const WriteOptions& options = w.options;
+  const WriteBatch* batch = w.batch;
   const uint64_t bytes = batch->ByteSize();
   absl::Status status = MakeRoomForWrite(lock, options, bytes);
   // Flush and Checkpoint may hold writes back between groups.
@@ -271,19 +349,25 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
     w.seq = LastSequence();
   }
 
+  std::vector<Writer*> finished;
   for (Writer* g : group) {
     writers_.pop_front();
-    if (g != &w) {
+    if (g->callback) {
+      finished.push_back(g);
+    } else if (g != &w) {
       g->done = true;
       g->cv.notify_one();
     }
   }
-  if (!writers_.empty()) writers_.front()->cv.notify_one();
-  lock.unlock();
-  stats_.Record(HistogramType::kWriteMicros,
-                absl::ToInt64Microseconds(absl::Now() - start));
-  if (!w.status.ok()) return w.status;
-  return w.seq;
+  if (!writers_.empty()) {
+    Writer* next = writers_.front();
+    if (next->callback) {
+      commit_cv_.notify_one();
+    } else {
+      next->cv.notify_one();
+    }
+  }
+  return finished;
 }
 
 bool DBImpl::WaitForSequence(uint64_t seq, absl::Time deadline) {

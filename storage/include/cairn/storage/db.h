@@ -23,6 +23,7 @@
 #define CAIRN_STORAGE_DB_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -155,6 +156,22 @@ class DB {
   // through FailedConditionIndex.
   virtual absl::StatusOr<uint64_t> Write(const WriteOptions& options,
                                          const WriteBatch& batch) = 0;
+
+  // Write without a waiting thread: queues the batch for the next commit
+  // group and returns at once; `done` later receives exactly what Write
+  // would have returned. Meant for servers, where a durable write would
+  // otherwise hold a thread for its whole sync: queued writes from any
+  // number of callers share one WAL sync, and the wait costs no thread.
+  //
+  // `done` runs exactly once: inline, before WriteAsync returns, when the
+  // batch is refused outright (invalid, or the DB closed); otherwise on the
+  // thread that commits the group (an engine thread, or a concurrent
+  // Write's caller), after the write is visible, with no engine lock held.
+  // It must be quick and must not block (it holds up the next group); it
+  // may call WriteAsync, but not Write or Close.
+  using WriteCallback = std::function<void(absl::StatusOr<uint64_t>)>;
+  virtual void WriteAsync(const WriteOptions& options, WriteBatch batch,
+                          WriteCallback done) = 0;
 
   // Appends a batch committed by another database (a replica's primary),
   // keeping its sequence numbers and the commit time its header carries
