@@ -100,8 +100,9 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "on SIGTERM/SIGINT, how long in-flight calls may take to finish");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error");
 ABSL_FLAG(int, write_threads, 64,
-          "threads that run sync (durable) writes, so that many can share "
-          "one WAL fdatasync; 0 runs them on gRPC's own threads");
+          "threads that run sync transaction commits and durable consumer "
+          "acks, so that many can share one WAL fdatasync; 0 runs them on "
+          "gRPC's own threads (plain sync writes need no thread)");
 ABSL_FLAG(bool, log_requests, false, "log one line per RPC");
 ABSL_FLAG(bool, verify, false,
           "check every checksum of the database in --data_dir offline, print "

@@ -27,22 +27,6 @@ grpc::Status FillGet(const absl::StatusOr<storage::GetResult>& result,
   return grpc::Status::OK;
 }
 
-namespace {
-
-// The engine's write options for a request's durability and deadline.
-absl::StatusOr<storage::WriteOptions> WriteOpts(
-    const ServiceEnv& env, const grpc::ServerContextBase& context,
-    int durability) {
-  absl::StatusOr<bool> sync = env.validator().Sync("durability", durability);
-  if (!sync.ok()) return sync.status();
-  storage::WriteOptions w;
-  w.sync = *sync;
-  w.deadline = ServiceEnv::Deadline(context);
-  return w;
-}
-
-}  // namespace
-
 grpc::ServerUnaryReactor* KvService::Get(grpc::CallbackServerContext* context,
                                          const v1::GetRequest* request,
                                          v1::GetResponse* response) {
@@ -101,11 +85,26 @@ grpc::ServerWriteReactor<v1::ScanResponse>* KvService::Scan(
   return ScanReactor::Start(env_, context, request);
 }
 
+namespace {
+
+// The reply of a write whose response holds only its sequence.
+template <typename Response>
+auto ReplySeq(Response* response) {
+  return [response](const absl::StatusOr<uint64_t>& seq) -> grpc::Status {
+    if (!seq.ok()) return ToGrpc(seq.status());
+    response->set_seq(*seq);
+    return grpc::Status::OK;
+  };
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
                                          const v1::PutRequest* request,
                                          v1::PutResponse* response) {
   return RunUnaryWrite(
-      env_, context, request->durability(), [=, this]() -> grpc::Status {
+      env_, context, request->durability(),
+      [&](storage::WriteBatch* batch) -> grpc::Status {
         const RequestValidator& v = env_->validator();
         absl::Status s = v.Key("key", request->key());
         if (s.ok()) s = v.Value("value", request->value());
@@ -113,50 +112,40 @@ grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
         absl::StatusOr<uint64_t> expiry = v.Expiry(
             "", request->ttl_millis(), request->expires_at_unix_micros());
         if (!expiry.ok()) return ToGrpc(expiry.status());
-        absl::StatusOr<storage::WriteOptions> wo =
-            WriteOpts(*env_, *context, request->durability());
-        if (!wo.ok()) return ToGrpc(wo.status());
-        absl::StatusOr<uint64_t> seq;
         if (*expiry == 0) {
-          seq = env_->db()->Put(*wo, request->key(), request->value());
+          batch->Put(request->key(), request->value());
         } else {
-          storage::WriteBatch batch;
-          batch.PutWithExpiry(request->key(), request->value(), *expiry);
-          seq = env_->db()->Write(*wo, batch);
+          batch->PutWithExpiry(request->key(), request->value(), *expiry);
         }
-        if (!seq.ok()) return ToGrpc(seq.status());
-        response->set_seq(*seq);
         return grpc::Status::OK;
-      });
+      },
+      ReplySeq(response));
 }
 
 grpc::ServerUnaryReactor* KvService::Delete(
     grpc::CallbackServerContext* context, const v1::DeleteRequest* request,
     v1::DeleteResponse* response) {
   return RunUnaryWrite(
-      env_, context, request->durability(), [=, this]() -> grpc::Status {
+      env_, context, request->durability(),
+      [&](storage::WriteBatch* batch) -> grpc::Status {
         absl::Status s = env_->validator().Key("key", request->key());
         if (!s.ok()) return ToGrpc(s);
-        absl::StatusOr<storage::WriteOptions> wo =
-            WriteOpts(*env_, *context, request->durability());
-        if (!wo.ok()) return ToGrpc(wo.status());
-        absl::StatusOr<uint64_t> seq = env_->db()->Delete(*wo, request->key());
-        if (!seq.ok()) return ToGrpc(seq.status());
-        response->set_seq(*seq);
+        batch->Delete(request->key());
         return grpc::Status::OK;
-      });
+      },
+      ReplySeq(response));
 }
 
 grpc::ServerUnaryReactor* KvService::DeleteRange(
     grpc::CallbackServerContext* context, const v1::DeleteRangeRequest* request,
     v1::DeleteRangeResponse* response) {
   return RunUnaryWrite(
-      env_, context, request->durability(), [=, this]() -> grpc::Status {
+      env_, context, request->durability(),
+      [&](storage::WriteBatch* batch) -> grpc::Status {
         v1::BatchOp op;
         op.mutable_delete_range()->set_start(request->start());
         op.mutable_delete_range()->set_end(request->end());
-        storage::WriteBatch batch;
-        absl::Status s = env_->validator().AddOp("", op, &batch);
+        absl::Status s = env_->validator().AddOp("", op, batch);
         if (!s.ok()) {
           // Report the request's own field names ("start", not
           // "delete_range.start").
@@ -165,21 +154,17 @@ grpc::ServerUnaryReactor* KvService::DeleteRange(
           if (msg.rfind(kPrefix, 0) == 0) msg.erase(0, kPrefix.size());
           return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg);
         }
-        absl::StatusOr<storage::WriteOptions> wo =
-            WriteOpts(*env_, *context, request->durability());
-        if (!wo.ok()) return ToGrpc(wo.status());
-        absl::StatusOr<uint64_t> seq = env_->db()->Write(*wo, batch);
-        if (!seq.ok()) return ToGrpc(seq.status());
-        response->set_seq(*seq);
         return grpc::Status::OK;
-      });
+      },
+      ReplySeq(response));
 }
 
 grpc::ServerUnaryReactor* KvService::Merge(grpc::CallbackServerContext* context,
                                            const v1::MergeRequest* request,
                                            v1::MergeResponse* response) {
   return RunUnaryWrite(
-      env_, context, request->durability(), [=, this]() -> grpc::Status {
+      env_, context, request->durability(),
+      [&](storage::WriteBatch* batch) -> grpc::Status {
         const RequestValidator& v = env_->validator();
         absl::Status s = v.Key("key", request->key());
         if (s.ok()) {
@@ -187,30 +172,22 @@ grpc::ServerUnaryReactor* KvService::Merge(grpc::CallbackServerContext* context,
                       request->argument());
         }
         if (!s.ok()) return ToGrpc(s);
-        absl::StatusOr<storage::WriteOptions> wo =
-            WriteOpts(*env_, *context, request->durability());
-        if (!wo.ok()) return ToGrpc(wo.status());
-        absl::StatusOr<uint64_t> seq =
-            env_->db()->Merge(*wo, request->key(), request->operator_(),
-                              request->operand(), request->argument());
-        if (!seq.ok()) return ToGrpc(seq.status());
-        response->set_seq(*seq);
+        batch->Merge(request->key(), request->operator_(), request->operand(),
+                     request->argument());
         return grpc::Status::OK;
-      });
+      },
+      ReplySeq(response));
 }
 
 grpc::ServerUnaryReactor* KvService::Batch(grpc::CallbackServerContext* context,
                                            const v1::BatchRequest* request,
                                            v1::BatchResponse* response) {
   return RunUnaryWrite(
-      env_, context, request->durability(), [=, this]() -> grpc::Status {
-        storage::WriteBatch batch;
-        absl::Status s = env_->validator().BuildBatch(*request, &batch);
-        if (!s.ok()) return ToGrpc(s);
-        absl::StatusOr<storage::WriteOptions> wo =
-            WriteOpts(*env_, *context, request->durability());
-        if (!wo.ok()) return ToGrpc(wo.status());
-        absl::StatusOr<uint64_t> seq = env_->db()->Write(*wo, batch);
+      env_, context, request->durability(),
+      [&](storage::WriteBatch* batch) -> grpc::Status {
+        return ToGrpc(env_->validator().BuildBatch(*request, batch));
+      },
+      [response](const absl::StatusOr<uint64_t>& seq) -> grpc::Status {
         if (!seq.ok()) {
           std::optional<int> failed =
               storage::FailedConditionIndex(seq.status());

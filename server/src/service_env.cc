@@ -176,4 +176,15 @@ absl::Status ServiceEnv::ReadPoint(uint64_t snapshot_seq,
   return absl::OkStatus();
 }
 
+absl::StatusOr<storage::WriteOptions> WriteOptionsFor(
+    const ServiceEnv& env, const grpc::ServerContextBase& context,
+    int durability) {
+  absl::StatusOr<bool> sync = env.validator().Sync("durability", durability);
+  if (!sync.ok()) return sync.status();
+  storage::WriteOptions w;
+  w.sync = *sync;
+  w.deadline = ServiceEnv::Deadline(context);
+  return w;
+}
+
 }  // namespace cairn::server

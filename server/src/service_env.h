@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "request_validation.h"
 #include "snapshot_registry.h"
+#include "status_map.h"
 #include "write_pool.h"
 
 namespace cairn::server {
@@ -140,19 +141,53 @@ grpc::ServerUnaryReactor* RunUnaryBlocking(ServiceEnv* env,
                                            grpc::CallbackServerContext* context,
                                            Role role, Work work);
 
-// The body of a write handler: like RunUnary, but a write whose durability
-// resolves to sync runs on the write pool, so that gRPC's few threads are
-// not held while it waits for the WAL sync. `work` runs after the handler
-// returned: it must capture by value.
-template <typename Work>
+// The engine's write options for a request's durability and deadline.
+absl::StatusOr<storage::WriteOptions> WriteOptionsFor(
+    const ServiceEnv& env, const grpc::ServerContextBase& context,
+    int durability);
+
+// The body of a write handler. `prepare(WriteBatch*)` validates the request
+// and builds its batch (a non-OK status refuses the call); the engine then
+// commits the batch, and `reply(absl::StatusOr<uint64_t>)` turns the
+// engine's answer (the last sequence of the batch, or an error) into the
+// response and the call's status. A write whose durability resolves to sync
+// waits for its WAL sync with no thread held (DB::WriteAsync): every queued
+// durable write shares the next sync, and `reply` runs on the engine's
+// commit thread. Other writes run inline. Both callables must capture by
+// value what they need after the handler returns.
+template <typename Prepare, typename Reply>
 grpc::ServerUnaryReactor* RunUnaryWrite(ServiceEnv* env,
                                         grpc::CallbackServerContext* context,
-                                        int durability, Work work) {
-  absl::StatusOr<bool> sync = env->validator().Sync("durability", durability);
-  if (!sync.ok() || !*sync) {
-    return RunUnary(env, context, Role::kWrite, std::move(work));
+                                        int durability, Prepare prepare,
+                                        Reply reply) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::Status s = env->Admit(*context, Role::kWrite);
+  storage::WriteBatch batch;
+  if (s.ok()) s = prepare(&batch);
+  absl::StatusOr<storage::WriteOptions> wo = absl::UnknownError("");
+  if (s.ok()) {
+    wo = WriteOptionsFor(*env, *context, durability);
+    if (!wo.ok()) s = ToGrpc(wo.status());
   }
-  return RunUnaryBlocking(env, context, Role::kWrite, std::move(work));
+  if (!s.ok()) {
+    reactor->Finish(s);
+    return reactor;
+  }
+  env->CallStarted();
+  if (!wo->sync) {
+    s = reply(env->db()->Write(*wo, batch));
+    env->CallEnded();
+    reactor->Finish(s);
+    return reactor;
+  }
+  env->db()->WriteAsync(
+      *wo, std::move(batch),
+      [env, reactor, reply = std::move(reply)](absl::StatusOr<uint64_t> seq) {
+        grpc::Status status = reply(seq);
+        env->CallEnded();
+        reactor->Finish(status);
+      });
+  return reactor;
 }
 
 // Like RunUnary, for a call that waits on the disk (a sync write, a durable

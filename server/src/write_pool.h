@@ -1,12 +1,14 @@
-// WritePool: threads that run durable (sync) writes for the unary handlers.
+// WritePool: threads for handler work that blocks on the disk and has no
+// asynchronous engine call: a transaction's sync commit and a durable
+// record of a Tail consumer's progress.
 //
 // gRPC runs callback handlers on very few threads (two on a 2-core
-// machine). A sync write blocks its thread until the WAL group commit has
-// synced, so run inline at most two writes would be in the engine at once
-// and the group commit could not gather a group. Handing sync writes to this
-// pool lets as many wait together as there are pool threads, and they share
-// one fdatasync. Async writes and reads stay inline: they do not block, and
-// the hand-off would only add latency.
+// machine). Such a call blocks its thread until a WAL sync completes, so run
+// inline at most two would be in the engine at once and the group commit
+// could not gather a group. On this pool as many wait together as there are
+// pool threads, and they share one fdatasync. Plain sync writes (Put,
+// Delete, DeleteRange, Merge, Batch) do not come here: they use
+// DB::WriteAsync, which waits without a thread (service_env.h).
 //
 // Thread-safe. Stop() runs what is queued, then joins the threads.
 #ifndef CAIRN_SERVER_WRITE_POOL_H_
