@@ -7,11 +7,19 @@
 //   BM_GroupCommit       durable (fdatasync) appends of 128-byte records from
 //                        1..64 threads; commits_per_sync shows the sharing
 //   BM_SequentialRead/N  a Reader scanning ~64 MiB of N-byte records
+//   BM_FillFile/M/N      what it costs to put a 64 MiB segment's bytes into
+//                        the page cache, N bytes at a time, by method M:
+//                        0 stores through a fresh shared mapping (what an
+//                        append does today: a page fault per new page),
+//                        1 the same after MADV_POPULATE_WRITE (populating
+//                        timed too), 2 pwrite: the candidate write paths
+//                        of the WAL, side by side (docs/benchmarks.md)
 //
 // Logs live in fresh directories under $CAIRN_BENCH_DIR (default /tmp), which
 // are removed afterwards. Numbers depend on that file system: the header line
 // names it. docs/benchmarks.md records results with the command used.
 #include <benchmark/benchmark.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -162,6 +170,71 @@ void BM_Memcpy(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * size));
   munmap(region, kSegmentSize);
+}
+
+// ---------------------------------------------------------------------------
+// The candidate ways of getting a segment's bytes into the page cache.
+
+enum FillMethod : int64_t {
+  kMappedStores = 0,
+  kPopulatedStores = 1,
+  kPwrite = 2
+};
+
+void BM_FillFile(benchmark::State& state) {
+  const auto method = static_cast<FillMethod>(state.range(0));
+  const size_t chunk = static_cast<size_t>(state.range(1));
+  TempDir dir;
+  if (!dir.ok()) return state.SkipWithError("cannot create a directory");
+  const std::string path = dir.LogDir();
+  const std::string payload = MakePayload(chunk);
+  const size_t stride = (chunk + kFrameAlignment - 1) & ~(kFrameAlignment - 1);
+  for (auto _ : state) {
+    // A fresh preallocated file per iteration, as a new segment is.
+    state.PauseTiming();
+    const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || fallocate(fd, 0, 0, kSegmentSize) != 0) {
+      state.SkipWithError("cannot create the file");
+      if (fd >= 0) close(fd);
+      break;
+    }
+    char* map = nullptr;
+    if (method != kPwrite) {
+      void* m = mmap(nullptr, kSegmentSize, PROT_READ | PROT_WRITE, MAP_SHARED,
+                     fd, 0);
+      if (m == MAP_FAILED) {
+        state.SkipWithError("mmap failed");
+        close(fd);
+        break;
+      }
+      map = static_cast<char*>(m);
+    }
+    state.ResumeTiming();
+#ifdef MADV_POPULATE_WRITE
+    if (method == kPopulatedStores) {
+      madvise(map, kSegmentSize, MADV_POPULATE_WRITE);
+    }
+#endif
+    for (uint64_t off = 0; off + chunk <= kSegmentSize; off += stride) {
+      if (method == kPwrite) {
+        if (pwrite(fd, payload.data(), chunk, static_cast<off_t>(off)) !=
+            static_cast<ssize_t>(chunk)) {
+          state.SkipWithError("pwrite failed");
+          break;
+        }
+      } else {
+        std::memcpy(map + off, payload.data(), chunk);
+      }
+    }
+    benchmark::ClobberMemory();
+    state.PauseTiming();
+    if (map != nullptr) munmap(map, kSegmentSize);
+    close(fd);
+    unlink(path.c_str());
+    state.ResumeTiming();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(
+      state.iterations() * (kSegmentSize / stride) * chunk));
 }
 
 // ---------------------------------------------------------------------------
@@ -341,6 +414,14 @@ BENCHMARK(BM_GroupCommit)
     ->Threads(64)
     ->UseRealTime();
 BENCHMARK(BM_SequentialRead)->Arg(1024)->UseRealTime();
+BENCHMARK(BM_FillFile)
+    ->Args({kMappedStores, 1024})
+    ->Args({kPopulatedStores, 1024})
+    ->Args({kPwrite, 1024})
+    ->Args({kPwrite, 65536})
+    ->Args({kPwrite, 1 << 20})
+    ->Iterations(8)
+    ->UseRealTime();
 
 // ---------------------------------------------------------------------------
 // The machine line printed before the results.
