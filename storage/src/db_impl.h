@@ -278,8 +278,11 @@ class DBImpl final : public DB {
   std::atomic<uint64_t> last_sequence_{0};
 
   std::deque<Writer*> writers_;
-  // The head of writers_ is a callback writer: the commit thread leads.
+  // The head of writers_ is a callback writer that no thread leads yet: the
+  // commit thread leads it.
   std::condition_variable commit_cv_;
+  // A thread is in LeadGroup (the head of writers_ has its leader).
+  bool leading_ = false;
   // Scratch space of the current write-group leader (only it uses them).
   std::vector<Writer*> group_;
   std::vector<uint64_t> first_seqs_;

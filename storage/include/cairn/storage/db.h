@@ -158,17 +158,22 @@ class DB {
                                          const WriteBatch& batch) = 0;
 
   // Write without a waiting thread: queues the batch for the next commit
-  // group and returns at once; `done` later receives exactly what Write
-  // would have returned. Meant for servers, where a durable write would
-  // otherwise hold a thread for its whole sync: queued writes from any
-  // number of callers share one WAL sync, and the wait costs no thread.
+  // group and returns; `done` receives exactly what Write would have
+  // returned. Meant for servers, where a durable write would otherwise hold
+  // a thread for its whole sync: queued writes from any number of callers
+  // share one WAL sync, and their wait costs no thread. Only when no other
+  // write is in progress does the caller's thread commit the batch itself
+  // (as Write would), which spares a lone write a thread hand-off; at most
+  // one caller at a time is held so.
   //
-  // `done` runs exactly once: inline, before WriteAsync returns, when the
-  // batch is refused outright (invalid, or the DB closed); otherwise on the
-  // thread that commits the group (an engine thread, or a concurrent
-  // Write's caller), after the write is visible, with no engine lock held.
-  // It must be quick and must not block (it holds up the next group); it
-  // may call WriteAsync, but not Write or Close.
+  // `done` runs exactly once, after the write is visible, with no engine
+  // lock held: inline, before WriteAsync returns, when the batch is refused
+  // outright (invalid, or the DB closed) or committed by the caller;
+  // otherwise on the thread that commits its group (the engine's commit
+  // thread, or a concurrent writer's). Callbacks of different writes may
+  // run on different threads at once. It must be quick and must not block
+  // (it holds up the next group); it may call WriteAsync, but not Write or
+  // Close.
   using WriteCallback = std::function<void(absl::StatusOr<uint64_t>)>;
   virtual void WriteAsync(const WriteOptions& options, WriteBatch batch,
                           WriteCallback done) = 0;
