@@ -33,6 +33,9 @@ namespace {
 
 constexpr uint64_t kMaxGroupBytes = 1ull << 20;
 
+// This thread is running WriteAsync callbacks (CompleteCallbackWriters).
+thread_local bool in_write_callback = false;
+
 }  // namespace
 
 absl::Status DBImpl::ValidateBatch(const WriteBatch& batch) const {
@@ -167,7 +170,9 @@ void DBImpl::WriteAsync(const WriteOptions& options, WriteBatch batch,
     return w->callback(absl::FailedPreconditionError("DB is closed"));
   }
   Writer* raw = w.release();  // deleted by CompleteCallbackWriters
-  if (!writers_.empty()) {
+  // From inside a callback, queue: leading here would nest groups on this
+  // thread's stack, as deep as the callbacks chain writes.
+  if (!writers_.empty() || in_write_callback) {
     EnqueueWriterLocked(raw);
     return;
   }
@@ -205,6 +210,7 @@ void DBImpl::CommitThread() {
 void DBImpl::CompleteCallbackWriters(const std::vector<Writer*>& writers,
                                      Statistics& stats) {
   const absl::Time now = absl::Now();
+  in_write_callback = true;
   for (Writer* g : writers) {
     std::unique_ptr<Writer> owned(g);
     stats.Record(HistogramType::kWriteMicros,
@@ -215,6 +221,7 @@ void DBImpl::CompleteCallbackWriters(const std::vector<Writer*>& writers,
       g->callback(g->status);
     }
   }
+  in_write_callback = false;
 }
 
 absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
