@@ -136,11 +136,6 @@ grpc::ServerUnaryReactor* RunUnary(ServiceEnv* env,
   return reactor;
 }
 
-template <typename Work>
-grpc::ServerUnaryReactor* RunUnaryBlocking(ServiceEnv* env,
-                                           grpc::CallbackServerContext* context,
-                                           Role role, Work work);
-
 // The engine's write options for a request's durability and deadline.
 absl::StatusOr<storage::WriteOptions> WriteOptionsFor(
     const ServiceEnv& env, const grpc::ServerContextBase& context,
@@ -152,30 +147,30 @@ absl::StatusOr<storage::WriteOptions> WriteOptionsFor(
 // engine's answer (the last sequence of the batch, or an error) into the
 // response and the call's status. A write whose durability resolves to sync
 // waits for its WAL sync with no thread held (DB::WriteAsync): every queued
-// durable write shares the next sync, and `reply` runs on the engine's
-// commit thread. Other writes run inline. Both callables must capture by
-// value what they need after the handler returns.
+// durable write shares the next sync, and `reply` runs on whichever thread
+// commits the group. Other writes run inline. `prepare` runs before the
+// handler returns; `reply` may run after it, so it captures by value.
 template <typename Prepare, typename Reply>
 grpc::ServerUnaryReactor* RunUnaryWrite(ServiceEnv* env,
                                         grpc::CallbackServerContext* context,
                                         int durability, Prepare prepare,
                                         Reply reply) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  grpc::Status s = env->Admit(*context, Role::kWrite);
-  storage::WriteBatch batch;
-  if (s.ok()) s = prepare(&batch);
-  absl::StatusOr<storage::WriteOptions> wo = absl::UnknownError("");
-  if (s.ok()) {
-    wo = WriteOptionsFor(*env, *context, durability);
-    if (!wo.ok()) s = ToGrpc(wo.status());
-  }
-  if (!s.ok()) {
-    reactor->Finish(s);
+  auto refuse = [reactor](const grpc::Status& status) {
+    reactor->Finish(status);
     return reactor;
+  };
+  if (grpc::Status s = env->Admit(*context, Role::kWrite); !s.ok()) {
+    return refuse(s);
   }
+  storage::WriteBatch batch;
+  if (grpc::Status s = prepare(&batch); !s.ok()) return refuse(s);
+  absl::StatusOr<storage::WriteOptions> wo =
+      WriteOptionsFor(*env, *context, durability);
+  if (!wo.ok()) return refuse(ToGrpc(wo.status()));
   env->CallStarted();
   if (!wo->sync) {
-    s = reply(env->db()->Write(*wo, batch));
+    grpc::Status s = reply(env->db()->Write(*wo, batch));
     env->CallEnded();
     reactor->Finish(s);
     return reactor;
@@ -190,9 +185,10 @@ grpc::ServerUnaryReactor* RunUnaryWrite(ServiceEnv* env,
   return reactor;
 }
 
-// Like RunUnary, for a call that waits on the disk (a sync write, a durable
-// record of consumer progress): `work` runs on the write pool (inline when
-// there is none). It runs after the handler returned: capture by value.
+// Like RunUnary, for a call that waits on the disk and has no asynchronous
+// engine call (a transaction's sync commit, a durable record of consumer
+// progress): `work` runs on the write pool (inline when there is none). It runs
+// after the handler returned: capture by value.
 template <typename Work>
 grpc::ServerUnaryReactor* RunUnaryBlocking(ServiceEnv* env,
                                            grpc::CallbackServerContext* context,
