@@ -123,6 +123,7 @@ class DBImpl final : public DB {
 
  private:
   struct Writer;
+  struct CallbackWriter;
   class SnapshotImpl;
   class WalListener;
   friend class CompactionJob;
@@ -143,8 +144,7 @@ class DBImpl final : public DB {
   // of the group, to be completed (CompleteCallbackWriters) once mu_ is
   // released.
   std::vector<Writer*> LeadGroup(std::unique_lock<std::mutex>& lock);
-  static void CompleteCallbackWriters(const std::vector<Writer*>& writers,
-                                      Statistics& stats);
+  void CompleteCallbackWriters(const std::vector<Writer*>& writers);
   // The commit thread: leads every group whose head is a callback writer
   // (WriteAsync), as no caller's thread waits for it.
   void CommitThread();

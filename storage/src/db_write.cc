@@ -22,9 +22,14 @@ struct DBImpl::Writer {
   uint64_t seq = 0;  // last sequence of the batch
   std::condition_variable cv;
   absl::Time start;  // when the write was submitted
-  // A callback writer (WriteAsync) owns its batch and check, and has no
-  // thread waiting on cv: its leader completes it through `callback`.
+  // Set for a CallbackWriter (WriteAsync): no thread waits on cv; its leader
+  // completes it through the callback.
   WriteCallback callback;
+};
+
+// A write queued by WriteAsync: it owns its batch and check, and lives on
+// the heap until CompleteCallbackWriters runs its callback.
+struct DBImpl::CallbackWriter : DBImpl::Writer {
   WriteBatch owned_batch;
   WriteCheck owned_check;
 };
@@ -154,7 +159,7 @@ void DBImpl::WriteAsync(const WriteOptions& options, WriteBatch batch,
     return done(LastSequence());
   }
   if (absl::Status s = ValidateBatch(batch); !s.ok()) return done(s);
-  auto w = std::make_unique<Writer>();
+  auto w = std::make_unique<CallbackWriter>();
   w->start = absl::Now();
   w->options = options;
   w->callback = std::move(done);
@@ -183,7 +188,7 @@ void DBImpl::WriteAsync(const WriteOptions& options, WriteBatch batch,
   writers_.push_back(raw);
   std::vector<Writer*> finished = LeadGroup(lock);
   lock.unlock();
-  CompleteCallbackWriters(finished, stats_);
+  CompleteCallbackWriters(finished);
 }
 
 void DBImpl::EnqueueWriterLocked(Writer* w) {
@@ -197,7 +202,7 @@ void DBImpl::CommitThread() {
     if (!leading_ && !writers_.empty() && writers_.front()->callback) {
       std::vector<Writer*> finished = LeadGroup(lock);
       lock.unlock();
-      CompleteCallbackWriters(finished, stats_);
+      CompleteCallbackWriters(finished);
       lock.lock();
       continue;
     }
@@ -207,14 +212,13 @@ void DBImpl::CommitThread() {
   }
 }
 
-void DBImpl::CompleteCallbackWriters(const std::vector<Writer*>& writers,
-                                     Statistics& stats) {
+void DBImpl::CompleteCallbackWriters(const std::vector<Writer*>& writers) {
   const absl::Time now = absl::Now();
   in_write_callback = true;
   for (Writer* g : writers) {
-    std::unique_ptr<Writer> owned(g);
-    stats.Record(HistogramType::kWriteMicros,
-                 absl::ToInt64Microseconds(now - g->start));
+    std::unique_ptr<CallbackWriter> owned(static_cast<CallbackWriter*>(g));
+    stats_.Record(HistogramType::kWriteMicros,
+                  absl::ToInt64Microseconds(now - g->start));
     if (g->status.ok()) {
       g->callback(g->seq);
     } else {
@@ -239,7 +243,7 @@ absl::StatusOr<uint64_t> DBImpl::WriteInternal(const WriteOptions& options,
   if (!w.done) {
     std::vector<Writer*> finished = LeadGroup(lock);
     lock.unlock();
-    CompleteCallbackWriters(finished, stats_);
+    CompleteCallbackWriters(finished);
   } else {
     lock.unlock();
   }
