@@ -118,19 +118,9 @@ class AbandonTest : public CairndSuite {
 
   // cairn_server_streams_open{kind="<kind>"} from /metrics (-1 if absent).
   int OpenStreams(const std::string& kind) {
-    auto m = server_->HttpGet("/metrics");
-    if (!m.ok()) return -1;
-    const std::string series =
-        absl::StrCat("cairn_server_streams_open{kind=\"", kind, "\"} ");
-    size_t at = m->second.find(series);
-    if (at == std::string::npos) return -1;
-    at += series.size();
-    double v = -1;
-    if (!absl::SimpleAtod(m->second.substr(at, m->second.find('\n', at) - at),
-                          &v)) {
-      return -1;
-    }
-    return static_cast<int>(v);
+    return static_cast<int>(MetricValue(
+        *server_,
+        absl::StrCat("cairn_server_streams_open{kind=\"", kind, "\"}")));
   }
 
   // Waits (at most 20 s) until no stream of any kind is open and the engine

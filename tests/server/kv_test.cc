@@ -11,10 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "cairn/v1/admin.grpc.pb.h"
 #include "cairn/v1/kv.grpc.pb.h"
@@ -580,19 +577,6 @@ TEST_F(KvTest, ReplicationIsServed) {
   EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
-// The value of an unlabelled counter in cairnd's /metrics (-1 if absent).
-double CounterValue(const CairndProcess& server, const std::string& name) {
-  auto page = server.HttpGet("/metrics");
-  if (!page.ok() || page->first != 200) return -1;
-  for (absl::string_view line : absl::StrSplit(page->second, '\n')) {
-    if (absl::ConsumePrefix(&line, name + " ")) {
-      double v = -1;
-      return absl::SimpleAtod(line, &v) ? v : -1;
-    }
-  }
-  return -1;
-}
-
 // Durable writes from many clients at once, on a server whose default
 // durability is sync: they go through the engine's callback path (no thread
 // waits for their sync), share WAL syncs, and every acknowledged one is
@@ -602,8 +586,8 @@ TEST(DurableWritesTest, ConcurrentWritesShareSyncsAndSurviveKill) {
   ASSERT_TRUE(started.ok()) << started.status();
   std::unique_ptr<CairndProcess> server = std::move(*started);
   const double synced_before =
-      CounterValue(*server, "cairn_synced_writes_total");
-  const double syncs_before = CounterValue(*server, "cairn_wal_syncs_total");
+      MetricValue(*server, "cairn_synced_writes_total");
+  const double syncs_before = MetricValue(*server, "cairn_wal_syncs_total");
   ASSERT_GE(synced_before, 0);
   ASSERT_GE(syncs_before, 0);
 
@@ -665,9 +649,9 @@ TEST(DurableWritesTest, ConcurrentWritesShareSyncsAndSurviveKill) {
   ASSERT_EQ(seqs.size(), static_cast<size_t>(writes));
 
   const double synced =
-      CounterValue(*server, "cairn_synced_writes_total") - synced_before;
+      MetricValue(*server, "cairn_synced_writes_total") - synced_before;
   const double syncs =
-      CounterValue(*server, "cairn_wal_syncs_total") - syncs_before;
+      MetricValue(*server, "cairn_wal_syncs_total") - syncs_before;
   EXPECT_GE(synced, writes) << "every write was a synced one";
   EXPECT_LT(syncs, writes) << "16 clients' durable writes share syncs";
 

@@ -1,7 +1,7 @@
 // Helpers shared by the server test suites: a client context with a
 // deadline, a status matcher that checks the field named in the message,
-// Admin Stats and a wait for a server's last_seq, and a suite base that runs
-// one cairnd for all the tests of a suite.
+// Admin Stats and a wait for a server's last_seq, one series of /metrics,
+// and a suite base that runs one cairnd for all the tests of a suite.
 #ifndef CAIRN_TESTS_SERVER_SERVER_TEST_UTIL_H_
 #define CAIRN_TESTS_SERVER_SERVER_TEST_UTIL_H_
 
@@ -9,7 +9,10 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "cairn/v1/admin.grpc.pb.h"
 #include "cairn/v1/kv.grpc.pb.h"
@@ -81,6 +84,22 @@ inline bool WaitLastSeq(CairndProcess* server, uint64_t seq,
     absl::SleepFor(absl::Milliseconds(20));
   }
   return false;
+}
+
+// The value of one series of cairnd's /metrics, named exactly as the
+// exposition writes it (`name` or `name{label="value"}`); -1 if absent.
+inline double MetricValue(const CairndProcess& server,
+                          const std::string& series) {
+  auto page = server.HttpGet("/metrics");
+  if (!page.ok() || page->first != 200) return -1;
+  const std::string prefix = series + " ";
+  for (absl::string_view line : absl::StrSplit(page->second, '\n')) {
+    if (absl::ConsumePrefix(&line, prefix)) {
+      double v = -1;
+      return absl::SimpleAtod(line, &v) ? v : -1;
+    }
+  }
+  return -1;
 }
 
 class CairndSuite : public ::testing::Test {

@@ -73,6 +73,16 @@ WriteBatch PutBatch(const std::string& key, const std::string& value) {
   return b;
 }
 
+// Queues n durable Puts of keys k0000, k0001, ..., callbacks into results.
+void QueueDurablePuts(DB* db, int n, Results* results) {
+  WriteOptions wo;
+  wo.sync = true;
+  for (int i = 0; i < n; ++i) {
+    db->WriteAsync(wo, PutBatch(absl::StrFormat("k%04d", i), "v"),
+                   results->Callback(i));
+  }
+}
+
 TEST(DBWriteAsync, CallbackRunsAfterTheWriteIsVisible) {
   TempDir dir;
   auto db = testing::OpenOrDie(SmallOptions(), dir.path());
@@ -260,12 +270,7 @@ TEST(DBWriteAsync, AcknowledgedDurableWritesSurviveReopen) {
   Results results;
   {
     auto db = testing::OpenOrDie(SmallOptions(), dir.path());
-    WriteOptions wo;
-    wo.sync = true;
-    for (int i = 0; i < 300; ++i) {
-      db->WriteAsync(wo, PutBatch(absl::StrFormat("k%04d", i), "v"),
-                     results.Callback(i));
-    }
+    QueueDurablePuts(db.get(), 300, &results);
     ASSERT_TRUE(results.WaitAll());
     db->wal()->SimulateCrashForTesting();  // nothing more is synced
     db.reset();
@@ -338,12 +343,7 @@ TEST(DBWriteAsync, CloseAnswersQueuedWrites) {
   std::map<int, absl::StatusOr<uint64_t>> r;
   {
     auto db = testing::OpenOrDie(SmallOptions(), dir.path());
-    WriteOptions wo;
-    wo.sync = true;
-    for (int i = 0; i < 500; ++i) {
-      db->WriteAsync(wo, PutBatch(absl::StrFormat("k%04d", i), "v"),
-                     results.Callback(i));
-    }
+    QueueDurablePuts(db.get(), 500, &results);
     ASSERT_TRUE(db->Close().ok());
     ASSERT_TRUE(results.WaitAll(absl::Seconds(1)))
         << "Close returned with writes unanswered";
